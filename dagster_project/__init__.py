@@ -1,0 +1,1 @@
+"""kpi-firewatch: dbt + Dagster pipeline that turns marketing data into marts and divergence alerts."""

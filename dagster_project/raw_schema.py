@@ -1,0 +1,213 @@
+"""The raw-input contract (CONTRACT.md section 1) as data: tables, keys, columns and their types.
+
+The loader validates against it, the generator writes it, and the dbt sources mirror it, so a
+column is declared here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ColumnType = Literal["string", "integer", "number", "date", "timestamp"]
+
+# Columns the loader adds to every raw table, so staging can keep "the later file wins".
+META_COLUMNS: dict[str, str] = {
+    "_source_file": "varchar",  # file name relative to the table's folder
+    "_file_index": "integer",  # position of the file in name order (0 = first)
+    "_row_number": "bigint",  # CSV: line in the file; Parquet: 1-based row
+    "_loaded_at": "timestamp",  # when the loader wrote the row (UTC)
+}
+
+DUCKDB_TYPES: dict[ColumnType, str] = {
+    "string": "varchar",
+    "integer": "bigint",
+    "number": "double",
+    "date": "date",
+    "timestamp": "timestamp",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    required: bool
+    non_negative: bool = False
+
+
+@dataclass(frozen=True)
+class RawTable:
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    needed_for_run: bool
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+def _req(name: str, type_: ColumnType, non_negative: bool = False) -> Column:
+    return Column(name, type_, True, non_negative)
+
+
+def _opt(name: str, type_: ColumnType, non_negative: bool = False) -> Column:
+    return Column(name, type_, False, non_negative)
+
+
+TABLES: dict[str, RawTable] = {
+    t.name: t
+    for t in (
+        RawTable(
+            "ads_daily",
+            ("date", "platform", "account_id", "campaign_id"),
+            (
+                _req("date", "date"),
+                _req("platform", "string"),
+                _req("account_id", "string"),
+                _req("campaign_id", "string"),
+                _req("campaign_name", "string"),
+                _req("impressions", "integer", True),
+                _req("clicks", "integer", True),
+                _req("spend", "number", True),
+                _req("currency", "string"),
+                _opt("reactions", "integer", True),
+                _opt("comments", "integer", True),
+                _opt("shares", "integer", True),
+                _opt("video_views", "integer", True),
+                _opt("platform_conversions", "number", True),
+                _opt("platform_conversion_value", "number", True),
+                _opt("utm_campaign", "string"),
+                _opt("account_timezone", "string"),
+            ),
+            True,
+        ),
+        RawTable(
+            "web_events",
+            # event_id when present, else (user_pseudo_id, session_id, event_timestamp, event_name)
+            ("event_id",),
+            (
+                _req("event_timestamp", "timestamp"),
+                _req("event_name", "string"),
+                _req("user_pseudo_id", "string"),
+                _req("session_id", "string"),
+                _req("page_location", "string"),
+                _opt("event_id", "string"),
+                _opt("session_number", "integer", True),
+                _opt("engagement_time_msec", "integer", True),
+                _opt("source", "string"),
+                _opt("medium", "string"),
+                _opt("campaign", "string"),
+                _opt("gclid", "string"),
+                _opt("page_load_ms", "number", True),
+                _opt("contact_id", "string"),
+            ),
+            True,
+        ),
+        RawTable(
+            "crm_contacts",
+            ("contact_id",),
+            (
+                _req("contact_id", "string"),
+                _req("created_at", "timestamp"),
+                _opt("first_touch_source", "string"),
+                _opt("first_touch_medium", "string"),
+                _opt("first_touch_campaign", "string"),
+                _opt("last_touch_source", "string"),
+                _opt("last_touch_medium", "string"),
+                _opt("last_touch_campaign", "string"),
+                _opt("gclid", "string"),
+                _opt("fbclid", "string"),
+                _opt("lead_source", "string"),
+                _opt("owner_id", "string"),
+                _opt("email_hash", "string"),
+            ),
+            True,
+        ),
+        RawTable(
+            "crm_lifecycle_events",
+            ("contact_id", "stage", "entered_at"),
+            (
+                _req("contact_id", "string"),
+                _req("stage", "string"),
+                _req("entered_at", "timestamp"),
+                _opt("source", "string"),
+            ),
+            True,
+        ),
+        RawTable(
+            "crm_deals",
+            ("deal_id",),
+            (
+                _req("deal_id", "string"),
+                _req("contact_id", "string"),
+                _req("created_at", "timestamp"),
+                _req("status", "string"),
+                _req("amount", "number", True),
+                _req("currency", "string"),
+                _opt("closed_at", "timestamp"),
+                _opt("pipeline", "string"),
+                _opt("lost_reason", "string"),
+            ),
+            True,
+        ),
+        RawTable(
+            "crm_activities",
+            ("activity_id",),
+            (
+                _req("activity_id", "string"),
+                _req("contact_id", "string"),
+                _req("activity_type", "string"),
+                _req("direction", "string"),
+                _req("occurred_at", "timestamp"),
+                _opt("response_minutes", "number", True),
+            ),
+            False,
+        ),
+        RawTable(
+            "social_posts",
+            ("platform", "post_id", "snapshot_date"),
+            (
+                _req("platform", "string"),
+                _req("post_id", "string"),
+                _req("published_at", "timestamp"),
+                _req("snapshot_date", "date"),
+                _req("impressions", "integer", True),
+                _req("reactions", "integer", True),
+                _req("comments", "integer", True),
+                _req("shares", "integer", True),
+                _opt("replies", "integer", True),
+            ),
+            False,
+        ),
+        RawTable(
+            "targets",
+            ("period_start", "metric", "channel"),
+            (
+                _req("period_start", "date"),
+                _req("metric", "string"),
+                _req("value", "number", True),
+                _opt("channel", "string"),
+                _opt("currency", "string"),
+            ),
+            False,
+        ),
+        RawTable(
+            "fx_rates",
+            ("date", "currency"),
+            (
+                _req("date", "date"),
+                _req("currency", "string"),
+                _req("rate_to_reporting", "number", True),
+            ),
+            False,
+        ),
+    )
+}
