@@ -1,0 +1,63 @@
+{#- Aggregates a row-level relation into metric components (CONTRACT.md metric_series inputs):
+    one long row per grain, period, dimension value and component. Every grain and dimension is
+    aggregated from the rows themselves, never from daily sums, so distinct counts and
+    percentiles are right at every grain.
+
+    measures: list of [component_name, aggregate_sql]
+    dimensions: mapping of dimension name -> column (none for the total) -#}
+{% macro rollup_components(relation, date_column, measures, grains=['day', 'week', 'month'], dimensions=none) -%}
+    {%- if dimensions is none -%}
+        {%- set dimensions = {'total': none, 'channel': 'channel'} -%}
+    {%- endif -%}
+    with
+
+    scoped as (
+        select *
+        from {{ relation }}
+        where {{ date_column }} <= {{ as_of_date() }}
+    ),
+
+    {% for grain in grains %}
+    {%- set grain_loop = loop -%}
+    {% for dimension, column in dimensions.items() %}
+    agg_{{ grain }}_{{ dimension }} as (
+        select
+            {{ period_start(grain, date_column) }} as period_start,
+            {% if column is none -%}
+            'total'
+            {%- else -%}
+            coalesce({{ dbt.cast(column, dbt.type_string()) }}, 'unattributed')
+            {%- endif %} as dimension_value,
+            {% for name, aggregate in measures -%}
+            {{ aggregate }} as {{ name }}{% if not loop.last %},{% endif %}
+            {% endfor %}
+        from scoped
+        group by
+            {{ period_start(grain, date_column) }}{% if column is not none %},
+            coalesce({{ dbt.cast(column, dbt.type_string()) }}, 'unattributed'){% endif %}
+    ),
+    {% endfor %}
+    {% endfor %}
+
+    final as (
+        {% for grain in grains %}
+        {%- set outer_last = loop.last -%}
+        {% for dimension, column in dimensions.items() %}
+        {%- set dimension_last = loop.last -%}
+        {% for name, aggregate in measures %}
+        select
+            '{{ grain }}' as grain,
+            period_start,
+            '{{ dimension }}' as dimension,
+            dimension_value,
+            '{{ name }}' as component,
+            cast({{ name }} as {{ dbt.type_float() }}) as value
+        from agg_{{ grain }}_{{ dimension }}
+        {% if not (outer_last and dimension_last and loop.last) %}union all{% endif %}
+        {% endfor %}
+        {% endfor %}
+        {% endfor %}
+    )
+
+    select * from final
+{%- endmacro %}

@@ -1,0 +1,1 @@
+{{ wide_metrics('meaning', 'month') }}

@@ -1,0 +1,27 @@
+with
+
+source as (
+    select * from {{ source('raw', 'crm_deals') }}
+),
+
+latest as (
+    {{ latest_rows('source', ['deal_id']) }}
+),
+
+final as (
+    select
+        deal_id,
+        contact_id,
+        created_at,
+        lower(status) as status,
+        amount,
+        upper(currency) as currency,
+        closed_at,
+        cast(closed_at as date) as closed_date,
+        pipeline,
+        lost_reason
+    from latest
+    where _version_rank = 1
+)
+
+select * from final
