@@ -1,1 +1,1 @@
-"""kpi-firewatch: dbt + Dagster pipeline that turns marketing data into marts and divergence alerts."""
+"""kpi-firewatch: a dbt + Dagster pipeline from marketing data to marts and divergence alerts."""

@@ -15,7 +15,7 @@ ColumnType = Literal["string", "integer", "number", "date", "timestamp"]
 META_COLUMNS: dict[str, str] = {
     "_source_file": "varchar",  # file name relative to the table's folder
     "_file_index": "integer",  # position of the file in name order (0 = first)
-    "_row_number": "bigint",  # CSV: line in the file; Parquet: 1-based row
+    "_row_number": "bigint",  # 1-based data row within the file (header not counted)
     "_loaded_at": "timestamp",  # when the loader wrote the row (UTC)
 }
 

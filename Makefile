@@ -1,0 +1,52 @@
+# kpi-firewatch: `make demo` sets everything up and runs the pipeline; `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+MANIFEST := dbt_project/target/manifest.json
+# The venv's bin first: dagster-dbt and the tests find `dbt` on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+DEMO_SCENARIO ?= engagement_up_quality_down:paid_social
+
+.PHONY: install manifest demo run test lint dev clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The dbt manifest is built here, once, never when Python imports the Dagster definitions.
+$(MANIFEST): $(STAMP) $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
+	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
+	touch $(MANIFEST)
+
+manifest: $(MANIFEST)
+
+demo: $(MANIFEST)
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/firewatch generate --out data --profile small --scenario $(DEMO_SCENARIO)
+	$(BIN)/firewatch run --raw-dir data/raw --warehouse warehouse/firewatch.duckdb
+
+run: $(MANIFEST)
+	$(BIN)/firewatch run
+
+test: $(MANIFEST)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check dagster_project tests bench
+	$(BIN)/ruff format --check dagster_project tests bench
+
+dev: $(MANIFEST)
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+clean:
+	rm -rf data warehouse dbt_project/target dbt_project/logs .dagster_home

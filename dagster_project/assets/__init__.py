@@ -1,0 +1,1 @@
+"""Dagster assets: the raw loader and the dbt project."""

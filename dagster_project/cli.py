@@ -1,0 +1,54 @@
+"""The `firewatch` command: generate sample data and run the nightly job outside the daemon."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import date
+
+
+def _date(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Imported here so `firewatch generate` works before the dbt manifest exists.
+    from dagster_project.runner import run_nightly
+
+    return run_nightly(raw_dir=args.raw_dir, warehouse=args.warehouse, as_of=args.as_of)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from dagster_project.generate import register as register_generate
+
+    parser = argparse.ArgumentParser(
+        prog="firewatch",
+        description="kpi-firewatch: marketing marts, divergence checks and decisions.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    register_generate(sub)
+
+    run = sub.add_parser(
+        "run", help="Run the nightly job in this process (what the schedule runs)."
+    )
+    run.add_argument("--raw-dir", help="Landing folder (default $FIREWATCH_RAW_DIR or data/raw).")
+    run.add_argument(
+        "--warehouse",
+        help="DuckDB file (default $FIREWATCH_WAREHOUSE or warehouse/firewatch.duckdb).",
+    )
+    run.add_argument("--as-of", type=_date, default="", help="Night to run as of (YYYY-MM-DD).")
+    run.set_defaults(handler=_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The text `firewatch run` ends with: what was built, over which days, the headline numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+_MARTS = (
+    "control_daily",
+    "control_weekly",
+    "control_monthly",
+    "meaning_weekly",
+    "meaning_monthly",
+    "target_attainment",
+    "metric_series",
+    "metric_catalog",
+)
+
+
+def _money(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def warehouse_summary(warehouse: Path) -> str:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        as_of, start, currency = con.execute(
+            "select as_of_date, history_start_date, reporting_currency "
+            "from intermediate.int_run_context"
+        ).fetchone()
+        counts = {
+            name: con.execute(f"select count(*) from main.{name}").fetchone()[0] for name in _MARTS
+        }
+        sums = dict(
+            con.execute(
+                "select metric_id, sum(numerator) from main.metric_series "
+                "where grain = 'month' and dimension = 'total' and metric_id in "
+                "('spend', 'sessions', 'leads', 'sql', 'customers', 'revenue') group by metric_id"
+            ).fetchall()
+        )
+        immature = con.execute(
+            "select count(*) from main.metric_series where not is_mature and layer = 'meaning'"
+        ).fetchone()[0]
+        channels = con.execute(
+            "select count(distinct dimension_value) from main.metric_series "
+            "where dimension = 'channel'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    spend, customers = sums.get("spend"), sums.get("customers")
+    cac = spend / customers if spend and customers else None
+    lines = [
+        f"Warehouse {warehouse}",
+        f"  history {start} .. {as_of}, {channels} channels, reporting currency {currency}",
+        "  marts: " + ", ".join(f"{name} {rows:,}" for name, rows in counts.items()),
+        f"  totals: spend {_money(spend)}, sessions {_money(sums.get('sessions'))}, "
+        f"leads {_money(sums.get('leads'))}, SQL {_money(sums.get('sql'))}, "
+        f"customers {_money(customers)}, revenue {_money(sums.get('revenue'))}, CAC {_money(cac)}",
+        f"  meaning-layer rows still immature (cohorts too young to judge): {immature:,}",
+    ]
+    return "\n".join(lines)
