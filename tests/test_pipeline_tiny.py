@@ -297,3 +297,29 @@ def test_young_cohorts_are_immature(tmp_path: Path) -> None:
     # what happened after the as-of night is not known: c1's win on 03-20 counts, c2's SQL not
     assert metric(warehouse, "revenue", "month", MONTH)[2] == pytest.approx(1200.0)
     assert query(warehouse, "select count(sql_at) from intermediate.int_lead_cohorts") == [(1,)]
+
+
+def test_dbt_unit_tests_pass(tiny: Path) -> None:
+    """Sessionisation, attribution, maturity and fx unit tests (excluded from nightly runs)."""
+    import os
+    import subprocess
+    import sys
+
+    from dagster_project.settings import DBT_PROJECT_DIR
+
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "test",
+            "--select",
+            "test_type:unit",
+            "--profiles-dir",
+            ".",
+        ],
+        cwd=DBT_PROJECT_DIR,
+        env={**os.environ, "FIREWATCH_WAREHOUSE": str(tiny)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "PASS=4 " in result.stdout

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'int_lead_cohorts'}}}) }}
 -- Every weekly lead cohort of every channel narrows down the funnel:
 -- leads >= MQL >= SQL >= customers.
 with

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'metric_series'}}}) }}
 -- Daily total spend in metric_series equals the converted spend of the deduplicated ads rows.
 with
 

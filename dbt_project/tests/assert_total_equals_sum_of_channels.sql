@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'metric_series'}}}) }}
 -- For every additive metric (counts and sums), the total row equals the sum of its channel rows
 -- and of its platform rows: nothing is lost or counted twice by channel grouping.
 with
