@@ -19,7 +19,7 @@ def _run(args: argparse.Namespace) -> int:
     # Imported here so `firewatch generate` works before the dbt manifest exists.
     from dagster_project.runner import run_nightly
 
-    return run_nightly(raw_dir=args.raw_dir, warehouse=args.warehouse, as_of=args.as_of)
+    return run_nightly(raw_dir=args.raw_dir, warehouse=args.warehouse, as_of=args.as_of or "")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--warehouse",
         help="DuckDB file (default $FIREWATCH_WAREHOUSE or warehouse/firewatch.duckdb).",
     )
-    run.add_argument("--as-of", type=_date, default="", help="Night to run as of (YYYY-MM-DD).")
+    run.add_argument("--as-of", type=_date, default=None, help="Night to run as of (YYYY-MM-DD).")
     run.set_defaults(handler=_run)
     return parser
 
