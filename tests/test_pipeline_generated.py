@@ -1,0 +1,173 @@
+"""The whole nightly job on generated `small` data, checked against pandas reading the raw files.
+
+Every expected number here is recomputed from the landing folder with pandas, independently of
+the SQL: restatements (later file wins), fx, sessions, returning visitors, cohorts, CAC.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dagster_project.generate import generate
+from tests.conftest import metric, query, run_pipeline
+
+
+_IDS = ("account_id", "campaign_id", "contact_id", "deal_id", "user_pseudo_id", "session_id")
+
+
+def _read(raw: Path, table: str) -> pd.DataFrame:
+    files = sorted((raw / table).glob("*"))
+    frames = []
+    for index, path in enumerate(files):
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            # ids stay text: "0042" and "42" are different campaigns
+            frame = pd.read_csv(path, dtype=dict.fromkeys(_IDS, str))
+        frame["_file_index"] = index
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    out = tmp_path_factory.mktemp("small")
+    generate(out, profile="small", seed=7)
+    warehouse = out / "firewatch.duckdb"
+    assert run_pipeline(out / "raw", warehouse) == 0
+    return out / "raw", warehouse
+
+
+def _utc(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series, utc=True, format="ISO8601").dt.tz_localize(None)
+
+
+def _spend_usd(raw: Path) -> pd.DataFrame:
+    ads = _read(raw, "ads_daily")
+    key = ["date", "platform", "account_id", "campaign_id"]
+    ads = ads.sort_values("_file_index").drop_duplicates(key, keep="last")
+    ads["date"] = pd.to_datetime(ads["date"])
+    fx = _read(raw, "fx_rates")
+    fx["date"] = pd.to_datetime(fx["date"])
+    ads = ads.sort_values("date")
+    merged = pd.merge_asof(
+        ads,
+        fx.sort_values("date")[["date", "currency", "rate_to_reporting"]],
+        on="date",
+        by="currency",
+        direction="backward",
+    )
+    merged.loc[merged["currency"] == "USD", "rate_to_reporting"] = 1.0
+    assert merged["rate_to_reporting"].notna().all()
+    merged["usd"] = merged["spend"] * merged["rate_to_reporting"]
+    return merged
+
+
+def test_restatement_is_in_the_raw_files(small: tuple[Path, Path]) -> None:
+    raw, _ = small
+    ads = _read(raw, "ads_daily")
+    assert ads["_file_index"].max() >= 1  # a later file restates some days
+
+
+def test_total_spend_matches_pandas(small: tuple[Path, Path]) -> None:
+    raw, warehouse = small
+    expected = _spend_usd(raw)["usd"].sum()
+    got = query(
+        warehouse,
+        "select sum(value) from metric_series "
+        "where metric_id = 'spend' and grain = 'day' and dimension = 'total'",
+    )[0][0]
+    assert got == pytest.approx(expected, rel=1e-9)
+
+
+def test_sessions_and_returning_share_match_pandas(small: tuple[Path, Path]) -> None:
+    raw, warehouse = small
+    events = _read(raw, "web_events")
+    events["ts"] = _utc(events["event_timestamp"])
+    sessions = (
+        events.groupby(["user_pseudo_id", "session_id"])
+        .agg(start=("ts", "min"), number=("session_number", "max"))
+        .reset_index()
+    )
+    assert (
+        metric(warehouse, "sessions", "month", "2025-06-01")[2]
+        == (sessions["start"].dt.to_period("M") == "2025-06").sum()
+    )
+    week = pd.Timestamp("2025-06-02")
+    in_week = sessions[(sessions["start"] >= week) & (sessions["start"] < week + timedelta(7))]
+    visitors = in_week["user_pseudo_id"].nunique()
+    returning = in_week.loc[in_week["number"] > 1, "user_pseudo_id"].nunique()
+    assert metric(warehouse, "returning_visitor_share", "week", "2025-06-02")[:3] == pytest.approx(
+        (returning, visitors, returning / visitors)
+    )
+
+
+def _funnel(raw: Path) -> pd.DataFrame:
+    contacts = _read(raw, "crm_contacts")
+    contacts["created"] = _utc(contacts["created_at"])
+    stages = _read(raw, "crm_lifecycle_events")
+    stages["at"] = _utc(stages["entered_at"])
+    deals = _read(raw, "crm_deals")
+    won = deals[deals["status"] == "won"].assign(at=lambda d: _utc(d["closed_at"]))
+    late = pd.concat(
+        [
+            stages[stages["stage"].isin(["sql", "opportunity", "customer"])][["contact_id", "at"]],
+            won[["contact_id", "at"]],
+        ]
+    )
+    customers = pd.concat(
+        [stages[stages["stage"] == "customer"][["contact_id", "at"]], won[["contact_id", "at"]]]
+    )
+    contacts = contacts.merge(
+        late.groupby("contact_id")["at"].min().rename("sql_at"), on="contact_id", how="left"
+    ).merge(
+        customers.groupby("contact_id")["at"].min().rename("customer_at"),
+        on="contact_id",
+        how="left",
+    )
+    return contacts
+
+
+def test_cohort_sql_rate_matches_pandas(small: tuple[Path, Path]) -> None:
+    raw, warehouse = small
+    contacts = _funnel(raw)
+    week = pd.Timestamp("2025-05-05")
+    cohort = contacts[(contacts["created"] >= week) & (contacts["created"] < week + timedelta(7))]
+    days = (cohort["sql_at"].dt.normalize() - cohort["created"].dt.normalize()).dt.days
+    within = int((days <= 28).sum())
+    num, den, value, mature = metric(warehouse, "lead_to_sql_rate", "week", "2025-05-05")
+    assert (num, den) == (within, len(cohort))
+    assert value == pytest.approx(within / len(cohort))
+    assert mature is True
+    assert 0.1 < value < 0.6
+
+
+def test_cac_of_a_month_matches_pandas(small: tuple[Path, Path]) -> None:
+    raw, warehouse = small
+    spend = _spend_usd(raw)
+    june_spend = spend.loc[spend["date"].dt.to_period("M") == "2025-06", "usd"].sum()
+    contacts = _funnel(raw)
+    june_customers = (contacts["customer_at"].dt.to_period("M") == "2025-06").sum()
+    assert june_customers > 0
+    assert metric(warehouse, "cac", "month", "2025-06-01")[:3] == pytest.approx(
+        (june_spend, june_customers, june_spend / june_customers)
+    )
+
+
+def test_last_weeks_are_immature(small: tuple[Path, Path]) -> None:
+    _, warehouse = small
+    (as_of,) = query(warehouse, "select as_of_date from intermediate.int_run_context")[0]
+    rows = query(
+        warehouse,
+        "select period_start, is_mature from metric_series where metric_id = 'lead_to_sql_rate' "
+        "and grain = 'week' and dimension = 'total' order by period_start",
+    )
+    for start, mature in rows:
+        # a week's 28-day window closes 28 days after its Sunday
+        assert mature == (start + timedelta(days=6 + 28) <= as_of), start
+    assert any(not m for _, m in rows) and any(m for _, m in rows)
+    assert isinstance(as_of, date)
