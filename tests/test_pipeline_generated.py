@@ -15,7 +15,6 @@ import pytest
 from dagster_project.generate import generate
 from tests.conftest import metric, query, run_pipeline
 
-
 _IDS = ("account_id", "campaign_id", "contact_id", "deal_id", "user_pseudo_id", "session_id")
 
 
