@@ -24,7 +24,10 @@ install: $(STAMP)
 
 # The dbt manifest is built here, once, never when Python imports the Dagster definitions.
 $(MANIFEST): $(STAMP) $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
-	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
+	# Parsed against the default warehouse, so a default run can reuse dbt's partial parse
+	# (a different profile makes dbt parse everything again: about 6 s more per run).
+	cd dbt_project && FIREWATCH_WAREHOUSE=$(CURDIR)/warehouse/firewatch.duckdb \
+		../$(BIN)/dbt parse --profiles-dir . --quiet
 	touch $(MANIFEST)
 
 manifest: $(MANIFEST)

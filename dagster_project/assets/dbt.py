@@ -103,7 +103,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
         variables = dbt_vars(config.as_of)
         if variables:
             args += ["--vars", json.dumps(variables)]
-        total, built, checked = len(context.selected_output_names), 0, 0
+        total, built, checked = len(context.selected_asset_keys), 0, 0
         for event in dbt.cli(args, context=context).stream():
             if isinstance(event, dg.Output):
                 built += 1
