@@ -81,3 +81,15 @@ def run_pipeline(raw_dir: Path, warehouse: Path, as_of: str = "") -> int:
     from dagster_project.runner import run_nightly
 
     return run_nightly(raw_dir=raw_dir, warehouse=warehouse, as_of=as_of, quiet=True)
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hand-built landing folder run through the whole nightly job as of 2025-05-31."""
+    from tests.tiny_landing import write_tiny_landing
+
+    root = tmp_path_factory.mktemp("tiny")
+    write_tiny_landing(root / "raw")
+    warehouse = root / "firewatch.duckdb"
+    assert run_pipeline(root / "raw", warehouse, as_of="2025-05-31") == 0
+    return warehouse

@@ -9,14 +9,14 @@ import pytest
 
 from dagster_project.cli import main
 from tests.conftest import query
-from tests.test_pipeline_tiny import _landing
+from tests.tiny_landing import write_tiny_landing
 
 
 def test_run_prints_summary_then_rejects_bad_input_keeping_the_warehouse(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     raw, warehouse = tmp_path / "raw", tmp_path / "w.duckdb"
-    _landing(raw)
+    write_tiny_landing(raw)
     assert (
         main(["run", "--raw-dir", str(raw), "--warehouse", str(warehouse), "--as-of", "2025-05-31"])
         == 0
@@ -49,7 +49,7 @@ def test_missing_required_table_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     raw = tmp_path / "raw"
-    _landing(raw)
+    write_tiny_landing(raw)
     shutil.rmtree(raw / "crm_deals")
     assert main(["run", "--raw-dir", str(raw), "--warehouse", str(tmp_path / "w.duckdb")]) == 1
     assert "crm_deals" in capsys.readouterr().err

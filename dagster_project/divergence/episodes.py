@@ -1,0 +1,94 @@
+"""Alert episodes: tonight's findings merged into the alerts already known (pure, no I/O).
+
+One episode per rule and dimension value while a divergence goes on: a finding that continues an
+active episode updates it (last_detected_at, changes, evidence) instead of opening a new one; an
+active episode with no finding tonight is cleared. The id is derived from the rule, the dimension
+value and the night the episode began, so re-running a night gives the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from datetime import date
+
+from dagster_project.divergence.findings import Finding, Severity
+
+
+@dataclass(frozen=True)
+class Alert:
+    alert_id: str
+    rule_id: str
+    leading_metric: str
+    outcome_metric: str
+    dimension: str
+    dimension_value: str
+    window_start: date
+    window_end: date
+    leading_change: float
+    outcome_change: float
+    severity: Severity
+    explanation: str
+    evidence: str  # JSON text
+    first_detected_at: date
+    last_detected_at: date
+    status: str  # active | cleared
+    cleared_at: date | None = None
+    owner: str = ""
+    question: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.rule_id, self.dimension, self.dimension_value)
+
+
+def alert_id(rule_id: str, dimension: str, dimension_value: str, first_detected: date) -> str:
+    text = "|".join((rule_id, dimension, dimension_value, first_detected.isoformat()))
+    return "A-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _from_finding(finding: Finding, first_detected: date, previous: Alert | None) -> Alert:
+    return Alert(
+        alert_id=previous.alert_id
+        if previous
+        else alert_id(finding.rule_id, finding.dimension, finding.dimension_value, first_detected),
+        rule_id=finding.rule_id,
+        leading_metric=finding.leading_metric,
+        outcome_metric=finding.outcome_metric,
+        dimension=finding.dimension,
+        dimension_value=finding.dimension_value,
+        window_start=finding.window_start,
+        window_end=finding.window_end,
+        leading_change=finding.leading_change,
+        outcome_change=finding.outcome_change,
+        severity=finding.severity,
+        explanation=finding.explanation,
+        evidence=json.dumps(finding.evidence, sort_keys=True, default=str),
+        first_detected_at=first_detected,
+        last_detected_at=finding.as_of,
+        status="active",
+        owner=finding.owner,
+        question=finding.question,
+    )
+
+
+def merge_alerts(previous: list[Alert], findings: list[Finding], as_of: date) -> list[Alert]:
+    """All alerts after tonight: earlier episodes kept, active ones continued or cleared.
+
+    Episodes first detected after `as_of` are dropped: replaying an earlier night must not see
+    what was only found later.
+    """
+    kept = [a for a in previous if a.first_detected_at <= as_of]
+    active = {a.key: a for a in kept if a.status == "active"}
+    found = {(f.rule_id, f.dimension, f.dimension_value): f for f in findings}
+    merged: dict[str, Alert] = {a.alert_id: a for a in kept}
+    for key, alert in active.items():
+        if key not in found:
+            merged[alert.alert_id] = replace(alert, status="cleared", cleared_at=as_of)
+    for key, finding in found.items():
+        ongoing = active.get(key)
+        first = ongoing.first_detected_at if ongoing else as_of
+        alert = _from_finding(finding, first, ongoing)
+        merged[alert.alert_id] = alert
+    return sorted(merged.values(), key=lambda a: (a.first_detected_at, a.alert_id))

@@ -1,0 +1,126 @@
+"""The decision queue as a state machine over an append-only log of what people did (pure).
+
+Items come from alerts (one per episode); what people enter comes from the log and is never
+rewritten, so the queue can be rebuilt at any time — after a re-run or a full refresh — and
+still hold every decision.
+
+    open -> acknowledged -> decided | dismissed | snoozed -> resolved
+A snoozed item is open again once its date has passed; any item is resolved when its alert
+clears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from dagster_project.divergence.episodes import Alert
+
+# Service level: days from opening to the due date, per severity.
+DUE_DAYS = {"error": 2, "warn": 7}
+
+ACTIONS = ("acknowledge", "decide", "dismiss", "snooze")
+# which status each human action may start from, and where it leads
+_ALLOWED = {
+    "acknowledge": ({"open"}, "acknowledged"),
+    "decide": ({"open", "acknowledged", "snoozed"}, "decided"),
+    "dismiss": ({"open", "acknowledged", "snoozed"}, "dismissed"),
+    "snooze": ({"open", "acknowledged"}, "snoozed"),
+}
+
+
+class QueueError(ValueError):
+    """An unknown decision id or an action the item's status does not allow."""
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    entry_id: int
+    decision_id: str
+    action: str
+    actor: str
+    entered_at: datetime
+    text: str = ""  # the decision, or the reason for a dismissal
+    snooze_until: date | None = None
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    decision_id: str
+    alert_id: str
+    rule_id: str
+    dimension_value: str
+    owner: str
+    question: str
+    status: str
+    opened_at: date
+    due_at: date
+    decision: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    note: str | None = None
+    snoozed_until: date | None = None
+    severity: str = "warn"
+
+
+def decision_id(alert: Alert) -> str:
+    return "D-" + alert.alert_id.removeprefix("A-")
+
+
+def _status_after(entries: list[LogEntry], today: date) -> tuple[str, LogEntry | None]:
+    # every logged entry was legal when entered, so the last one decides the status
+    if not entries:
+        return "open", None
+    last = entries[-1]
+    status = _ALLOWED[last.action][1]
+    if status == "snoozed" and last.snooze_until is not None and last.snooze_until <= today:
+        status = "open"
+    return status, last
+
+
+def check_action(item: QueueItem, action: str) -> str:
+    """The status the action leads to, or QueueError naming what is allowed instead."""
+    if action not in _ALLOWED:
+        raise QueueError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+    sources, target = _ALLOWED[action]
+    if item.status not in sources:
+        raise QueueError(
+            f"{item.decision_id} is {item.status}: cannot {action} it "
+            f"(allowed from {', '.join(sorted(sources))})"
+        )
+    return target
+
+
+def build_queue(alerts: list[Alert], log: list[LogEntry], today: date) -> list[QueueItem]:
+    """One item per alert episode, its status folded from the log entries in order."""
+    by_decision: dict[str, list[LogEntry]] = {}
+    for entry in sorted(log, key=lambda e: e.entry_id):
+        by_decision.setdefault(entry.decision_id, []).append(entry)
+    items = []
+    for alert in alerts:
+        did = decision_id(alert)
+        entries = by_decision.get(did, [])
+        status, last = _status_after(entries, today)
+        if alert.status == "cleared":
+            status = "resolved"
+        decided = next((e for e in reversed(entries) if e.action in ("decide", "dismiss")), None)
+        items.append(
+            QueueItem(
+                decision_id=did,
+                alert_id=alert.alert_id,
+                rule_id=alert.rule_id,
+                dimension_value=alert.dimension_value,
+                owner=alert.owner,
+                question=alert.question,
+                status=status,
+                opened_at=alert.first_detected_at,
+                due_at=alert.first_detected_at + timedelta(days=DUE_DAYS[alert.severity]),
+                decision=decided.text if decided and decided.action == "decide" else None,
+                decided_by=decided.actor if decided else None,
+                decided_at=decided.entered_at if decided else None,
+                note=decided.text if decided and decided.action == "dismiss" else None,
+                snoozed_until=last.snooze_until if last and last.action == "snooze" else None,
+                severity=alert.severity,
+            )
+        )
+    return items

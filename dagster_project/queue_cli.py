@@ -1,0 +1,91 @@
+"""The people-facing verbs of `firewatch`: list the decision queue and answer it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+
+from dagster_project.divergence.queue import QueueError
+from dagster_project.settings import Settings
+from dagster_project.state import open_warehouse, read_queue, record_action
+
+_COLUMNS = ["decision_id", "status", "owner", "due_at", "dimension_value", "rule_id", "question"]
+
+
+def _warehouse(args: argparse.Namespace):
+    return Settings.from_env(warehouse=args.warehouse).warehouse
+
+
+def _show(args: argparse.Namespace) -> int:
+    with open_warehouse(_warehouse(args), read_only=True) as con:
+        queue = read_queue(con)
+    if args.status:
+        queue = queue[queue["status"] == args.status]
+    if args.owner:
+        queue = queue[queue["owner"] == args.owner]
+    if args.format == "json":
+        print(json.dumps(json.loads(queue.to_json(orient="records", date_format="iso")), indent=2))
+    elif queue.empty:
+        print("The decision queue is empty.")
+    else:
+        print(queue[_COLUMNS].to_string(index=False, max_colwidth=80))
+    return 0
+
+
+def _act(args: argparse.Namespace, action: str, text: str = "", until: date | None = None) -> int:
+    try:
+        with open_warehouse(_warehouse(args)) as con:
+            item = record_action(
+                con, args.decision_id, action, args.by, text=text, snooze_until=until
+            )
+    except (QueueError, ValueError, FileNotFoundError) as error:
+        print(f"firewatch {args.command}: {error}", file=sys.stderr)
+        return 1
+    print(f"{item.decision_id} is now {item.status} ({action} by {args.by.strip()}).")
+    return 0
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    def verb(name: str, help_text: str) -> argparse.ArgumentParser:
+        parser = sub.add_parser(name, help=help_text)
+        parser.add_argument("--warehouse", help="DuckDB file (default $FIREWATCH_WAREHOUSE).")
+        return parser
+
+    show = verb("queue", "List the decisions waiting for people.")
+    show.add_argument(
+        "--status",
+        choices=["open", "acknowledged", "decided", "dismissed", "snoozed", "resolved"],
+    )
+    show.add_argument("--owner")
+    show.add_argument("--format", choices=["table", "json"], default="table")
+    show.set_defaults(handler=_show)
+
+    for name, help_text in (
+        ("acknowledge", "Say you have seen a decision and own it."),
+        ("decide", "Record the decision taken."),
+        ("dismiss", "Dismiss a decision with a reason."),
+        ("snooze", "Put a decision off until a date."),
+    ):
+        parser = verb(name, help_text)
+        parser.add_argument("decision_id")
+        parser.add_argument("--by", required=True, help="Who acts.")
+        if name == "decide":
+            parser.add_argument("--decision", required=True)
+            parser.set_defaults(handler=lambda a: _act(a, "decide", text=a.decision))
+        elif name == "dismiss":
+            parser.add_argument("--reason", required=True)
+            parser.set_defaults(handler=lambda a: _act(a, "dismiss", text=a.reason))
+        elif name == "snooze":
+            parser.add_argument("--until", required=True, type=_date)
+            parser.set_defaults(handler=lambda a: _act(a, "snooze", until=a.until))
+        else:
+            parser.set_defaults(handler=lambda a: _act(a, "acknowledge"))

@@ -1,0 +1,198 @@
+"""Alerts, the decision log and the decision queue in the warehouse.
+
+The log (schema `firewatch`) is written only here and only by appending: dbt never manages it,
+so neither a re-run nor `dbt build --full-refresh` can touch what people entered. `alerts` and
+`decision_queue` (the public tables of CONTRACT.md section 2) are rebuilt from it in one
+transaction with the rest of the night's state.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, fields
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TextIO
+
+import duckdb
+import pandas as pd
+
+from dagster_project.divergence.episodes import Alert
+from dagster_project.divergence.queue import (
+    LogEntry,
+    QueueError,
+    QueueItem,
+    build_queue,
+    check_action,
+)
+
+_ALERTS_DDL = """
+create table if not exists main.alerts (
+    alert_id varchar primary key, rule_id varchar, leading_metric varchar,
+    outcome_metric varchar, dimension varchar, dimension_value varchar, window_start date,
+    window_end date, leading_change double, outcome_change double, severity varchar,
+    explanation varchar, evidence varchar, first_detected_at date, last_detected_at date,
+    status varchar, cleared_at date, owner varchar, question varchar
+)"""
+_LOG_DDL = """
+create table if not exists firewatch.decision_log (
+    entry_id bigint primary key, decision_id varchar not null, action varchar not null,
+    actor varchar not null, entered_at timestamp not null, text varchar, snooze_until date
+)"""
+_QUEUE_DDL = """
+create table if not exists main.decision_queue (
+    decision_id varchar primary key, alert_id varchar, rule_id varchar, dimension_value varchar,
+    owner varchar, question varchar, status varchar, opened_at date, due_at date,
+    decision varchar, decided_by varchar, decided_at timestamp, note varchar,
+    snoozed_until date, severity varchar
+)"""
+
+
+def _is_lock_error(error: duckdb.Error) -> bool:
+    return "lock" in str(error).lower()
+
+
+@contextmanager
+def open_warehouse(
+    path: Path,
+    *,
+    read_only: bool = False,
+    wait_seconds: float = 600.0,
+    out: TextIO | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection, waiting (and saying so) while a nightly run holds the file's lock."""
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"no warehouse at {path}: run `firewatch run` first")
+    waited, told = 0.0, False
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.Error as error:
+            if not _is_lock_error(error) or waited >= wait_seconds:
+                raise
+            if not told:
+                print(
+                    f"The warehouse {path} is busy (a nightly run is writing); waiting up to "
+                    f"{wait_seconds:.0f} s…",
+                    file=out or sys.stderr,
+                )
+                told = True
+            sleep(1.0)
+            waited += 1.0
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists firewatch")
+    for ddl in (_ALERTS_DDL, _LOG_DDL, _QUEUE_DDL):
+        con.execute(ddl)
+
+
+def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()[0]
+    return bool(found)
+
+
+def _frame(rows: list, cls: type) -> pd.DataFrame:
+    names = [f.name for f in fields(cls)]
+    return pd.DataFrame([asdict(r) for r in rows], columns=names)
+
+
+def read_alerts(con: duckdb.DuckDBPyConnection) -> list[Alert]:
+    if not _exists(con, "main", "alerts"):
+        return []
+    names = [f.name for f in fields(Alert)]
+    rows = con.execute(f"select {', '.join(names)} from main.alerts").fetchall()
+    return [Alert(**dict(zip(names, row, strict=True))) for row in rows]
+
+
+def read_log(con: duckdb.DuckDBPyConnection) -> list[LogEntry]:
+    if not _exists(con, "firewatch", "decision_log"):
+        return []
+    names = [f.name for f in fields(LogEntry)]
+    rows = con.execute(
+        f"select {', '.join(names)} from firewatch.decision_log order by entry_id"
+    ).fetchall()
+    return [LogEntry(**dict(zip(names, row, strict=True))) for row in rows]
+
+
+def read_queue(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    if not _exists(con, "main", "decision_queue"):
+        return _frame([], QueueItem)
+    return con.execute("select * from main.decision_queue order by opened_at, decision_id").df()
+
+
+def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    con.execute(f"delete from {table}")
+    if len(frame):
+        con.register("_incoming", frame)
+        con.execute(f"insert into {table} by name select * from _incoming")
+        con.unregister("_incoming")
+
+
+def save_night(con: duckdb.DuckDBPyConnection, alerts: list[Alert], today: date) -> None:
+    """Writes tonight's alerts and the queue rebuilt from them and the log, all or nothing."""
+    ensure_tables(con)
+    con.execute("begin transaction")
+    try:
+        _replace(con, "main.alerts", _frame(alerts, Alert))
+        queue = build_queue(alerts, read_log(con), today)
+        _replace(con, "main.decision_queue", _frame(queue, QueueItem))
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def record_action(
+    con: duckdb.DuckDBPyConnection,
+    decision_id: str,
+    action: str,
+    actor: str,
+    *,
+    text: str = "",
+    snooze_until: date | None = None,
+    today: date | None = None,
+    now: datetime | None = None,
+) -> QueueItem:
+    """Appends one person's action to the log and rebuilds the queue, in one transaction."""
+    if not actor.strip():
+        raise ValueError("--by must name who acts")
+    ensure_tables(con)
+    today = today or date.today()
+    con.execute("begin transaction")
+    try:
+        alerts = read_alerts(con)
+        log = read_log(con)
+        items = {i.decision_id: i for i in build_queue(alerts, log, today)}
+        if decision_id not in items:
+            raise QueueError(f"unknown decision id {decision_id!r}: see `firewatch queue`")
+        check_action(items[decision_id], action)
+        if action == "snooze" and (snooze_until is None or snooze_until <= today):
+            raise QueueError("--until must be a date after today")
+        entry_id = con.execute(
+            "select coalesce(max(entry_id), 0) + 1 from firewatch.decision_log"
+        ).fetchone()[0]
+        entered_at = (now or datetime.now(UTC)).replace(tzinfo=None)
+        con.execute(
+            "insert into firewatch.decision_log values (?, ?, ?, ?, ?, ?, ?)",
+            [entry_id, decision_id, action, actor.strip(), entered_at, text, snooze_until],
+        )
+        queue = build_queue(alerts, read_log(con), today)
+        _replace(con, "main.decision_queue", _frame(queue, QueueItem))
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return next(i for i in queue if i.decision_id == decision_id)

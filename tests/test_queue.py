@@ -1,0 +1,199 @@
+"""Alert episodes, the decision queue's state machine, and the CLI verbs people answer it with."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project.cli import main
+from dagster_project.divergence.episodes import merge_alerts
+from dagster_project.divergence.findings import Finding
+from dagster_project.divergence.queue import LogEntry, QueueError, build_queue, check_action
+from dagster_project.state import open_warehouse, read_alerts, read_log, save_night
+
+
+def finding(value: str = "paid_social", as_of: date = date(2025, 9, 21), **kw) -> Finding:
+    base = dict(
+        rule_id="engagement_up_quality_down",
+        leading_metric="ad_engagements",
+        outcome_metric="lead_to_sql_rate",
+        dimension="channel",
+        dimension_value=value,
+        window_start=date(2025, 8, 25),
+        window_end=date(2025, 9, 7),
+        leading_change=0.41,
+        outcome_change=-0.38,
+        severity="warn",
+        explanation=f"{value} engagement +41% while lead-to-SQL rate -38%",
+        owner="demand_generation",
+        question=f"Keep funding {value}?",
+        as_of=as_of,
+        evidence={"q": 0.01},
+    )
+    base.update(kw)
+    return Finding(**base)
+
+
+NIGHT1, NIGHT2, NIGHT3 = date(2025, 9, 21), date(2025, 9, 22), date(2025, 9, 23)
+
+
+def test_an_ongoing_divergence_keeps_its_episode_then_clears() -> None:
+    first = merge_alerts([], [finding(as_of=NIGHT1)], NIGHT1)
+    assert len(first) == 1 and first[0].status == "active"
+    second = merge_alerts(first, [finding(as_of=NIGHT2, outcome_change=-0.4)], NIGHT2)
+    assert [a.alert_id for a in second] == [first[0].alert_id]
+    assert second[0].first_detected_at == NIGHT1 and second[0].last_detected_at == NIGHT2
+    assert second[0].outcome_change == -0.4
+    third = merge_alerts(second, [], NIGHT3)
+    assert third[0].status == "cleared" and third[0].cleared_at == NIGHT3
+    # a new divergence later is a new episode with a new id
+    fourth = merge_alerts(third, [finding(as_of=date(2025, 10, 1))], date(2025, 10, 1))
+    assert len(fourth) == 2 and fourth[1].alert_id != fourth[0].alert_id
+
+
+def test_rerunning_a_night_gives_identical_alerts() -> None:
+    once = merge_alerts([], [finding(), finding("linkedin")], NIGHT1)
+    twice = merge_alerts(once, [finding(), finding("linkedin")], NIGHT1)
+    assert once == twice
+
+
+def test_queue_state_machine() -> None:
+    alerts = merge_alerts([], [finding()], NIGHT1)
+    item = build_queue(alerts, [], NIGHT1)[0]
+    assert (item.status, item.opened_at, item.due_at) == ("open", NIGHT1, date(2025, 9, 28))
+    did = item.decision_id
+    log = [LogEntry(1, did, "snooze", "ana", datetime(2025, 9, 21, 9), snooze_until=NIGHT3)]
+    assert build_queue(alerts, log, NIGHT2)[0].status == "snoozed"
+    assert build_queue(alerts, log, NIGHT3)[0].status == "open"  # the snooze ran out
+    log.append(LogEntry(2, did, "decide", "ana", datetime(2025, 9, 23, 9), text="cut budget"))
+    decided = build_queue(alerts, log, NIGHT3)[0]
+    assert (decided.status, decided.decision, decided.decided_by) == (
+        "decided",
+        "cut budget",
+        "ana",
+    )
+    with pytest.raises(QueueError, match="is decided: cannot acknowledge"):
+        check_action(decided, "acknowledge")
+    cleared = merge_alerts(alerts, [], NIGHT3)
+    resolved = build_queue(cleared, log, NIGHT3)[0]
+    assert (resolved.status, resolved.decision) == ("resolved", "cut budget")
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    path = tmp_path / "w.duckdb"
+    with open_warehouse(path) as con:
+        save_night(con, merge_alerts([], [finding(), finding("linkedin")], NIGHT1), NIGHT1)
+    return path
+
+
+def _ids(path: Path) -> list[str]:
+    with open_warehouse(path, read_only=True) as con:
+        return [
+            r[0]
+            for r in con.execute(
+                "select decision_id from main.decision_queue order by dimension_value"
+            ).fetchall()
+        ]
+
+
+def test_cli_verbs_and_their_errors(warehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    linkedin, social = _ids(warehouse)
+    w = ["--warehouse", str(warehouse)]
+    assert main(["queue", *w]) == 0
+    assert social in capsys.readouterr().out
+    assert main(["acknowledge", social, "--by", "ana", *w]) == 0
+    assert "is now acknowledged" in capsys.readouterr().out
+    assert (
+        main(["decide", social, "--decision", "Pause the lookalike audience", "--by", "ana", *w])
+        == 0
+    )
+    assert main(["dismiss", linkedin, "--reason", "known seasonal dip", "--by", "bo", *w]) == 0
+    capsys.readouterr()
+    # illegal transition and unknown id: clear message, non-zero exit
+    assert main(["snooze", social, "--until", "2099-01-01", "--by", "ana", *w]) == 1
+    assert "is decided: cannot snooze" in capsys.readouterr().err
+    assert main(["decide", "D-nope", "--decision", "x", "--by", "ana", *w]) == 1
+    assert "unknown decision id 'D-nope'" in capsys.readouterr().err
+    assert main(["acknowledge", social, "--by", "  ", *w]) == 1
+    capsys.readouterr()
+    assert main(["queue", "--status", "decided", "--format", "json", *w]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["decision_id"], r["decision"], r["decided_by"]) for r in rows] == [
+        (social, "Pause the lookalike audience", "ana")
+    ]
+    with pytest.raises(SystemExit):
+        main(["snooze", social, "--until", "tomorrow", "--by", "ana", *w])
+
+
+def test_snooze_needs_a_future_date(warehouse: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, social = _ids(warehouse)
+    assert (
+        main(
+            [
+                "snooze",
+                social,
+                "--until",
+                "2000-01-01",
+                "--by",
+                "ana",
+                "--warehouse",
+                str(warehouse),
+            ]
+        )
+        == 1
+    )
+    assert "--until must be a date after today" in capsys.readouterr().err
+
+
+def test_decisions_survive_reruns_and_dbt_full_refresh(warehouse: Path) -> None:
+    _, social = _ids(warehouse)
+    assert (
+        main(["decide", social, "--decision", "keep", "--by", "ana", "--warehouse", str(warehouse)])
+        == 0
+    )
+    with open_warehouse(warehouse) as con:
+        alerts = read_alerts(con)
+        save_night(con, merge_alerts(alerts, [finding(), finding("linkedin")], NIGHT1), NIGHT1)
+        save_night(con, merge_alerts(read_alerts(con), [], NIGHT2), NIGHT2)
+        # even if someone drops the public tables, the log rebuilds the queue
+        con.execute("drop table main.decision_queue")
+        save_night(con, read_alerts(con), NIGHT2)
+        log = read_log(con)
+        row = con.execute(
+            "select status, decision, decided_by from main.decision_queue where decision_id = ?",
+            [social],
+        ).fetchall()
+    assert [(e.action, e.text) for e in log] == [("decide", "keep")]
+    assert row == [("resolved", "keep", "ana")]
+
+
+def test_a_busy_warehouse_is_waited_for(tmp_path: Path) -> None:
+    """Another process holds the write lock for two seconds: the verb waits and says so."""
+    path, ready = tmp_path / "w.duckdb", tmp_path / "ready"
+    duckdb.connect(str(path)).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, pathlib, sys, time; con = duckdb.connect(sys.argv[1]); "
+            "pathlib.Path(sys.argv[2]).touch(); time.sleep(2); con.close()",
+            str(path),
+            str(ready),
+        ]
+    )
+    while not ready.exists():
+        time.sleep(0.05)
+    out = io.StringIO()
+    with open_warehouse(path, out=out) as con:
+        assert con.execute("select 1").fetchall() == [(1,)]
+    holder.wait()
+    assert "is busy (a nightly run is writing); waiting" in out.getvalue()
