@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-DEMO_SCENARIO ?= engagement_up_quality_down:paid_social
+DEMO_SCENARIO ?= clicks_up_nobody_stays:paid_search:2025-09-08
 
 .PHONY: install manifest demo run test lint dev clean
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from dagster_project.assets.dbt import build_dbt_assets, dbt_resource
+from dagster_project.assets.divergence import alerts, build_divergence_checks, decision_queue
 from dagster_project.assets.raw import raw_tables
 from dagster_project.progress import LogProgress, Progress
 from dagster_project.settings import Settings
@@ -18,10 +19,14 @@ def build_definitions(settings: Settings, progress: Progress | None = None) -> d
         selection=dg.AssetSelection.all(),
         # DuckDB has one writer: steps run one after another in one process.
         executor_def=dg.in_process_executor,
-        description="Load the landing folder, build and test every dbt model.",
+        description=(
+            "Load the landing folder, build and test every dbt model, check every divergence "
+            "rule, update alerts and the decision queue."
+        ),
     )
     return dg.Definitions(
-        assets=[raw_tables, build_dbt_assets()],
+        assets=[raw_tables, build_dbt_assets(), alerts, decision_queue],
+        asset_checks=[build_divergence_checks()],
         jobs=[nightly],
         resources={
             "dbt": dbt_resource(),

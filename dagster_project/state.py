@@ -1,6 +1,6 @@
 """Alerts, the decision log and the decision queue in the warehouse.
 
-The log (schema `firewatch`) is written only here and only by appending: dbt never manages it,
+The log (schema `firewatch_state`) is written only here and only by appending: dbt never manages it,
 so neither a re-run nor `dbt build --full-refresh` can touch what people entered. `alerts` and
 `decision_queue` (the public tables of CONTRACT.md section 2) are rebuilt from it in one
 transaction with the rest of the night's state.
@@ -38,7 +38,7 @@ create table if not exists main.alerts (
     status varchar, cleared_at date, owner varchar, question varchar
 )"""
 _LOG_DDL = """
-create table if not exists firewatch.decision_log (
+create table if not exists firewatch_state.decision_log (
     entry_id bigint primary key, decision_id varchar not null, action varchar not null,
     actor varchar not null, entered_at timestamp not null, text varchar, snooze_until date
 )"""
@@ -91,7 +91,7 @@ def open_warehouse(
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema if not exists firewatch")
+    con.execute("create schema if not exists firewatch_state")
     for ddl in (_ALERTS_DDL, _LOG_DDL, _QUEUE_DDL):
         con.execute(ddl)
 
@@ -118,11 +118,11 @@ def read_alerts(con: duckdb.DuckDBPyConnection) -> list[Alert]:
 
 
 def read_log(con: duckdb.DuckDBPyConnection) -> list[LogEntry]:
-    if not _exists(con, "firewatch", "decision_log"):
+    if not _exists(con, "firewatch_state", "decision_log"):
         return []
     names = [f.name for f in fields(LogEntry)]
     rows = con.execute(
-        f"select {', '.join(names)} from firewatch.decision_log order by entry_id"
+        f"select {', '.join(names)} from firewatch_state.decision_log order by entry_id"
     ).fetchall()
     return [LogEntry(**dict(zip(names, row, strict=True))) for row in rows]
 
@@ -182,11 +182,11 @@ def record_action(
         if action == "snooze" and (snooze_until is None or snooze_until <= today):
             raise QueueError("--until must be a date after today")
         entry_id = con.execute(
-            "select coalesce(max(entry_id), 0) + 1 from firewatch.decision_log"
+            "select coalesce(max(entry_id), 0) + 1 from firewatch_state.decision_log"
         ).fetchone()[0]
         entered_at = (now or datetime.now(UTC)).replace(tzinfo=None)
         con.execute(
-            "insert into firewatch.decision_log values (?, ?, ?, ?, ?, ?, ?)",
+            "insert into firewatch_state.decision_log values (?, ?, ?, ?, ?, ?, ?)",
             [entry_id, decision_id, action, actor.strip(), entered_at, text, snooze_until],
         )
         queue = build_queue(alerts, read_log(con), today)

@@ -22,6 +22,16 @@ def _money(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.0f}"
 
 
+def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'main' and table_name = ?",
+            [table],
+        ).fetchone()[0]
+    )
+
+
 def warehouse_summary(warehouse: Path) -> str:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -42,6 +52,21 @@ def warehouse_summary(warehouse: Path) -> str:
         immature = con.execute(
             "select count(*) from main.metric_series where not is_mature and layer = 'meaning'"
         ).fetchone()[0]
+        alerts = (
+            con.execute(
+                "select explanation from main.alerts where status = 'active' "
+                "order by severity, alert_id"
+            ).fetchall()
+            if _has(con, "alerts")
+            else []
+        )
+        open_items = (
+            con.execute(
+                "select count(*) from main.decision_queue where status in ('open', 'acknowledged')"
+            ).fetchone()[0]
+            if _has(con, "decision_queue")
+            else 0
+        )
         channels = con.execute(
             "select count(distinct dimension_value) from main.metric_series "
             "where dimension = 'channel'"
@@ -58,5 +83,8 @@ def warehouse_summary(warehouse: Path) -> str:
         f"leads {_money(sums.get('leads'))}, SQL {_money(sums.get('sql'))}, "
         f"customers {_money(customers)}, revenue {_money(sums.get('revenue'))}, CAC {_money(cac)}",
         f"  meaning-layer rows still immature (cohorts too young to judge): {immature:,}",
+        f"  divergences: {len(alerts)} active alert(s), {open_items} decision(s) waiting "
+        "(`firewatch queue`)",
     ]
+    lines += [f"    - {text}" for (text,) in alerts[:5]]
     return "\n".join(lines)

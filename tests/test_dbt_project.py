@@ -90,4 +90,4 @@ def test_a_full_refresh_keeps_every_decision(tiny: Path, tmp_path: Path) -> None
         "select decision, decided_by from main.decision_queue where decision_id = ?",
         [did],
     ) == [("shift budget to search", "ana")]
-    assert query(warehouse, "select count(*) from firewatch.decision_log") == [(1,)]
+    assert query(warehouse, "select count(*) from firewatch_state.decision_log") == [(1,)]

@@ -68,3 +68,17 @@ def test_nightly_job_selects_everything_in_process(tmp_path: Path) -> None:
     assert job.executor_def is dg.in_process_executor
     graph = defs.resolve_asset_graph()
     assert len(job.asset_layer.selected_asset_keys) == len(graph.get_all_asset_keys())
+
+
+def test_one_warn_check_per_rule_and_alerts_downstream_of_the_marts(tmp_path: Path) -> None:
+    from dagster_project.night import rule_ids
+
+    graph = _defs(tmp_path).resolve_asset_graph()
+    checks = {
+        key.name for key in graph.asset_check_keys if key.asset_key == dg.AssetKey("metric_series")
+    }
+    ids = rule_ids()
+    assert len(ids) >= 7
+    assert {f"divergence_{rule_id}" for rule_id in ids} <= checks
+    assert dg.AssetKey("metric_series") in graph.get(dg.AssetKey("alerts")).parent_keys
+    assert graph.get(dg.AssetKey("decision_queue")).parent_keys == {dg.AssetKey("alerts")}

@@ -170,3 +170,49 @@ def test_last_weeks_are_immature(small: tuple[Path, Path]) -> None:
         assert mature == (start + timedelta(days=6 + 28) <= as_of), start
     assert any(not m for _, m in rows) and any(m for _, m in rows)
     assert isinstance(as_of, date)
+
+
+def test_null_data_raises_no_alert(small: tuple[Path, Path]) -> None:
+    _, warehouse = small
+    assert query(warehouse, "select count(*) from main.alerts") == [(0,)]
+    assert query(warehouse, "select count(*) from main.decision_queue") == [(0,)]
+
+
+@pytest.fixture(scope="module")
+def clicks_scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from dagster_project.generate import parse_scenario
+    from dagster_project.generate.core import DEFAULT_END_DATE
+
+    out = tmp_path_factory.mktemp("clicks")
+    spec = parse_scenario("clicks_up_nobody_stays:paid_search:2025-09-08", DEFAULT_END_DATE)
+    generate(out, profile="small", seed=7, scenarios=[spec])
+    warehouse = out / "firewatch.duckdb"
+    assert run_pipeline(out / "raw", warehouse) == 0
+    return warehouse
+
+
+def test_injected_divergence_fires_on_its_channel(clicks_scenario: Path) -> None:
+    rows = query(
+        clicks_scenario,
+        "select dimension_value, leading_change, outcome_change, status from main.alerts "
+        "where rule_id = 'sessions_up_nobody_stays'",
+    )
+    assert [r[0] for r in rows] == ["paid_search"]
+    _, leading, outcome, status = rows[0]
+    # 40% more sessions that do not engage: the engaged rate falls by about 1 - 1/1.4 = 29%
+    assert 0.25 < leading < 0.6 and -0.4 < outcome < -0.15 and status == "active"
+    queue = query(
+        clicks_scenario,
+        "select owner, status, due_at - opened_at from main.decision_queue "
+        "where rule_id = 'sessions_up_nobody_stays'",
+    )
+    assert queue == [("web_analytics", "open", 7)]
+
+
+def test_rerunning_the_same_night_changes_nothing(clicks_scenario: Path) -> None:
+    before = query(clicks_scenario, "select * from main.alerts order by alert_id")
+    queue_before = query(clicks_scenario, "select * from main.decision_queue order by 1")
+    raw = clicks_scenario.parent / "raw"
+    assert run_pipeline(raw, clicks_scenario) == 0
+    assert query(clicks_scenario, "select * from main.alerts order by alert_id") == before
+    assert query(clicks_scenario, "select * from main.decision_queue order by 1") == queue_before

@@ -1,0 +1,120 @@
+"""Divergence as Dagster sees it: one WARN check per rule on metric_series, then the `alerts`
+and `decision_queue` assets downstream of the marts they read."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from dagster_project.divergence.findings import Finding
+from dagster_project.night import findings_for, read_inputs, record_night, rule_ids
+from dagster_project.settings import Settings
+from dagster_project.state import open_warehouse, read_queue
+
+METRIC_SERIES = dg.AssetKey("metric_series")
+METRIC_CATALOG = dg.AssetKey("metric_catalog")
+GROUP = "decisions"
+_SAMPLE = 10  # worst dimension values shown per check
+
+
+def _check_name(rule_id: str) -> str:
+    return f"divergence_{rule_id}"
+
+
+def _table(findings: list[Finding]) -> str:
+    worst = sorted(findings, key=lambda f: f.outcome_change)[:_SAMPLE]
+    lines = ["| dimension value | leading change | outcome change | window |", "|---|---|---|---|"]
+    lines += [
+        f"| {f.dimension_value} | {f.leading_change:+.0%} | {f.outcome_change:+.0%} | "
+        f"{f.window_start} .. {f.window_end} |"
+        for f in worst
+    ]
+    return "\n".join(lines)
+
+
+def build_divergence_checks() -> dg.AssetChecksDefinition:
+    ids = rule_ids()
+
+    @dg.multi_asset_check(
+        specs=[
+            dg.AssetCheckSpec(
+                _check_name(rule_id),
+                asset=METRIC_SERIES,
+                additional_deps=[METRIC_CATALOG],
+                description=f"Divergence rule {rule_id} (rules.yml).",
+                blocking=False,
+            )
+            for rule_id in ids
+        ],
+        can_subset=True,
+    )
+    def divergence_checks(
+        context: dg.AssetCheckExecutionContext, settings: dg.ResourceParam[Settings]
+    ) -> Iterator[dg.AssetCheckResult]:
+        inputs = read_inputs(settings.warehouse)
+        findings = findings_for(inputs)
+        selected = {key.name for key in context.selected_asset_check_keys}
+        for rule in inputs.rules:
+            if _check_name(rule.id) not in selected:
+                continue
+            hits = [f for f in findings if f.rule_id == rule.id]
+            metadata: dict[str, dg.RawMetadataValue] = {
+                "as_of": str(inputs.as_of),
+                "divergences": len(hits),
+            }
+            if hits:
+                metadata["explanation"] = hits[0].explanation
+                metadata["worst"] = dg.MetadataValue.md(_table(hits))
+                metadata["evidence"] = dg.MetadataValue.json(hits[0].evidence)
+            yield dg.AssetCheckResult(
+                asset_key=METRIC_SERIES,
+                check_name=_check_name(rule.id),
+                passed=not hits,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=hits[0].explanation if hits else "No divergence.",
+                metadata=metadata,
+            )
+
+    return divergence_checks
+
+
+@dg.asset(
+    key="alerts",
+    deps=[METRIC_SERIES, METRIC_CATALOG],
+    group_name=GROUP,
+    kinds={"duckdb"},
+    description="One row per divergence episode (CONTRACT.md section 2).",
+)
+def alerts(
+    context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
+) -> dg.MaterializeResult:
+    inputs = read_inputs(settings.warehouse)
+    findings = findings_for(inputs)
+    merged = record_night(settings.warehouse, findings, inputs.as_of)
+    active = [a for a in merged if a.status == "active"]
+    for alert in active:
+        context.log.warning(f"Divergence: {alert.explanation}")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(merged),
+            "active": len(active),
+            "found_tonight": len(findings),
+            "as_of": str(inputs.as_of),
+        }
+    )
+
+
+@dg.asset(
+    key="decision_queue",
+    deps=["alerts"],
+    group_name=GROUP,
+    kinds={"duckdb"},
+    description="One row per decision asked of a person; rebuilt from the append-only log.",
+)
+def decision_queue(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+    # record_night already rebuilt the queue in the alerts' transaction; this step reports it
+    with open_warehouse(settings.warehouse, read_only=True) as con:
+        queue = read_queue(con)
+    counts = queue["status"].value_counts().to_dict() if len(queue) else {}
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": len(queue), **{f"status_{k}": v for k, v in counts.items()}}
+    )

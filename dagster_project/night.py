@@ -1,0 +1,64 @@
+"""One night's divergence pass over the warehouse: read the metrics, detect, keep the state.
+
+Dagster assets and checks call these; the statistics live in dagster_project.divergence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from dagster_project.divergence.detect import detect
+from dagster_project.divergence.episodes import Alert, merge_alerts
+from dagster_project.divergence.findings import Finding
+from dagster_project.divergence.rules import Rule, load_rules, rules_path
+from dagster_project.state import open_warehouse, read_alerts, save_night
+
+
+@dataclass(frozen=True)
+class NightInputs:
+    series: pd.DataFrame
+    catalog: pd.DataFrame
+    rules: list[Rule]
+    as_of: date
+
+
+def rule_ids(path: str | Path | None = None) -> list[str]:
+    """Rule ids straight from the file, for declaring one check per rule before any run.
+
+    The full validation against the metric catalog happens when a run reads the warehouse.
+    """
+    data = yaml.safe_load(rules_path(path).read_text(encoding="utf-8")) or {}
+    items = data.get("rules", []) if isinstance(data, dict) else data
+    return [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
+
+
+def read_inputs(warehouse: Path, rules_file: str | Path | None = None) -> NightInputs:
+    with open_warehouse(warehouse, read_only=True) as con:
+        catalog = con.execute("select * from main.metric_catalog").df()
+        rules = load_rules(rules_file, catalog)
+        metrics = sorted({m for r in rules for m in (r.leading_metric, r.outcome_metric)})
+        grains = sorted({r.grain for r in rules})
+        series = con.execute(
+            "select * from main.metric_series where metric_id in (select unnest(?)) "
+            "and grain in (select unnest(?))",
+            [metrics, grains],
+        ).df()
+        (as_of,) = con.execute("select as_of_date from intermediate.int_run_context").fetchone()
+    return NightInputs(series=series, catalog=catalog, rules=rules, as_of=as_of)
+
+
+def findings_for(inputs: NightInputs) -> list[Finding]:
+    return detect(inputs.series, inputs.catalog, inputs.rules, inputs.as_of)
+
+
+def record_night(warehouse: Path, findings: list[Finding], as_of: date) -> list[Alert]:
+    """Merges the findings into the alert episodes and rebuilds the queue, in one transaction."""
+    with open_warehouse(warehouse) as con:
+        alerts = merge_alerts(read_alerts(con), findings, as_of)
+        save_night(con, alerts, as_of)
+    return alerts
