@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +27,15 @@ def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
     return messages
 
 
+def _instance(persist: bool) -> dg.DagsterInstance:
+    """The Dagster instance under $DAGSTER_HOME when there is one, so `make dev` shows runs that
+    `firewatch run` made (and their checks); an ephemeral one otherwise."""
+    if persist and os.environ.get("DAGSTER_HOME"):
+        os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
 def run_nightly(
     raw_dir: str | Path | None = None,
     warehouse: str | Path | None = None,
@@ -47,7 +57,9 @@ def run_nightly(
     # the terminal shows progress and the summary, and the detail is still there when needed.
     log_path = settings.warehouse.with_suffix(".run.log")
     with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        result = job.execute_in_process(run_config=run_config, raise_on_error=False)
+        result = job.execute_in_process(
+            run_config=run_config, raise_on_error=False, instance=_instance(persist=not quiet)
+        )
     if not result.success:
         for message in _failure_messages(result) or ["the run failed"]:
             print(message, file=sys.stderr)
