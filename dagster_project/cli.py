@@ -23,6 +23,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from dagster_project.backtest import register as register_backtest
     from dagster_project.generate import register as register_generate
     from dagster_project.queue_cli import register as register_queue
 
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", type=_date, default=None, help="Night to run as of (YYYY-MM-DD).")
     run.set_defaults(handler=_run)
     register_queue(sub)
+    register_backtest(sub)
     return parser
 
 

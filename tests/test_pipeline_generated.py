@@ -216,3 +216,57 @@ def test_rerunning_the_same_night_changes_nothing(clicks_scenario: Path) -> None
     assert run_pipeline(raw, clicks_scenario) == 0
     assert query(clicks_scenario, "select * from main.alerts order by alert_id") == before
     assert query(clicks_scenario, "select * from main.decision_queue order by 1") == queue_before
+
+
+def test_backtest_says_when_the_alert_would_first_have_fired(
+    clicks_scenario: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from dagster_project.cli import main
+
+    warehouse = tmp_path / "copy.duckdb"
+    shutil.copy(clicks_scenario, warehouse)
+    alerts_before = query(warehouse, "select * from main.alerts order by alert_id")
+    assert (
+        main(
+            [
+                "backtest",
+                "--from",
+                "2025-08-25",
+                "--to",
+                "2025-09-28",
+                "--warehouse",
+                str(warehouse),
+            ]
+        )
+        == 0
+    )
+    assert "episode(s) written to main.backtest_alerts" in capsys.readouterr().out
+    first = query(
+        warehouse,
+        "select min(first_detected_at) from main.backtest_alerts "
+        "where rule_id = 'sessions_up_nobody_stays' and dimension_value = 'paid_search'",
+    )[0][0]
+    onset = date(2025, 9, 8)
+    # fires once the first whole week after onset is in the window, within 14 days
+    assert onset < first <= onset + timedelta(days=14)
+    assert query(
+        warehouse, "select count(*) from main.backtest_alerts where first_detected_at < ?", [onset]
+    ) == [(0,)]
+    assert query(warehouse, "select * from main.alerts order by alert_id") == alerts_before
+    assert (
+        main(
+            [
+                "backtest",
+                "--from",
+                "2025-09-28",
+                "--to",
+                "2025-09-01",
+                "--warehouse",
+                str(warehouse),
+            ]
+        )
+        == 1
+    )
+    assert "is before --from" in capsys.readouterr().err
