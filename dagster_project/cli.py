@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     from dagster_project.backtest import register as register_backtest
     from dagster_project.generate import register as register_generate
     from dagster_project.queue_cli import register as register_queue
+    from dagster_project.ritual_report import register as register_rituals
 
     parser = argparse.ArgumentParser(
         prog="firewatch",
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
     register_queue(sub)
     register_backtest(sub)
+    register_rituals(sub)
     return parser
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import dagster as dg
 
 from dagster_project.assets.dbt import build_dbt_assets, dbt_resource
-from dagster_project.assets.divergence import alerts, build_divergence_checks, decision_queue
+from dagster_project.assets.divergence import (
+    alerts,
+    build_divergence_checks,
+    decision_queue,
+    ritual_metrics,
+)
 from dagster_project.assets.raw import raw_tables
 from dagster_project.progress import LogProgress, Progress
 from dagster_project.settings import Settings
@@ -25,7 +30,7 @@ def build_definitions(settings: Settings, progress: Progress | None = None) -> d
         ),
     )
     return dg.Definitions(
-        assets=[raw_tables, build_dbt_assets(), alerts, decision_queue],
+        assets=[raw_tables, build_dbt_assets(), alerts, decision_queue, ritual_metrics],
         asset_checks=[build_divergence_checks()],
         jobs=[nightly],
         resources={

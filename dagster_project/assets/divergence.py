@@ -7,6 +7,7 @@ import dagster as dg
 
 from dagster_project.divergence.findings import Finding
 from dagster_project.night import findings_for, read_inputs, record_night, rule_ids
+from dagster_project.ritual_report import refresh as refresh_rituals
 from dagster_project.settings import Settings
 from dagster_project.state import open_warehouse, read_queue
 
@@ -117,4 +118,24 @@ def decision_queue(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult
     counts = queue["status"].value_counts().to_dict() if len(queue) else {}
     return dg.MaterializeResult(
         metadata={"dagster/row_count": len(queue), **{f"status_{k}": v for k, v in counts.items()}}
+    )
+
+
+@dg.asset(
+    key="ritual_metrics",
+    deps=["decision_queue", METRIC_CATALOG],
+    group_name=GROUP,
+    kinds={"duckdb"},
+    description="Per metric: alerts raised, decisions taken; 90+ days without one is a ritual.",
+)
+def ritual_metrics(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+    frame = refresh_rituals(settings.warehouse)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(frame),
+            "rituals": int(frame["is_ritual"].sum()),
+            "ritual_metrics": dg.MetadataValue.json(
+                frame.loc[frame["is_ritual"], "metric_id"].tolist()
+            ),
+        }
     )
