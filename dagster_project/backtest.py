@@ -20,7 +20,7 @@ from dagster_project.divergence.detect import detect
 from dagster_project.divergence.episodes import Alert, merge_alerts
 from dagster_project.night import NightInputs, read_inputs
 from dagster_project.settings import Settings
-from dagster_project.state import open_warehouse
+from dagster_project.state import open_warehouse, publish_frame
 
 
 def replay(inputs: NightInputs, start: date, end: date) -> list[Alert]:
@@ -58,15 +58,7 @@ def _frame(alerts: list[Alert], start: date, end: date) -> pd.DataFrame:
 
 def write(warehouse: Path, frame: pd.DataFrame) -> None:
     with open_warehouse(warehouse) as con:
-        con.execute("begin transaction")
-        try:
-            con.register("_replayed", frame)
-            con.execute("create or replace table main.backtest_alerts as select * from _replayed")
-            con.unregister("_replayed")
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
+        publish_frame(con, "main.backtest_alerts", frame)
 
 
 def _date(text: str) -> date:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from dagster_project.divergence.rituals import ritual_metrics
 from dagster_project.settings import Settings
-from dagster_project.state import open_warehouse
+from dagster_project.state import open_warehouse, publish_frame
 
 
 def compute(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -48,15 +48,7 @@ def refresh(warehouse: Path) -> pd.DataFrame:
     """Recomputes `main.ritual_metrics` in one transaction."""
     with open_warehouse(warehouse) as con:
         frame = compute(con)
-        con.execute("begin transaction")
-        try:
-            con.register("_rituals", frame)
-            con.execute("create or replace table main.ritual_metrics as select * from _rituals")
-            con.unregister("_rituals")
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
+        publish_frame(con, "main.ritual_metrics", frame)
     return frame
 
 

@@ -51,6 +51,19 @@ create table if not exists main.decision_queue (
 )"""
 
 
+def publish_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """Replaces a derived report table (`schema.name`, from code, never user input) atomically."""
+    con.execute("begin transaction")
+    try:
+        con.register("_frame", frame)
+        con.execute(f"create or replace table {table} as select * from _frame")
+        con.unregister("_frame")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
 def _is_lock_error(error: duckdb.Error) -> bool:
     return "lock" in str(error).lower()
 
