@@ -109,7 +109,7 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(ddl)
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     found = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [schema, table],
@@ -123,7 +123,7 @@ def _frame(rows: list, cls: type) -> pd.DataFrame:
 
 
 def read_alerts(con: duckdb.DuckDBPyConnection) -> list[Alert]:
-    if not _exists(con, "main", "alerts"):
+    if not table_exists(con, "main", "alerts"):
         return []
     names = [f.name for f in fields(Alert)]
     rows = con.execute(f"select {', '.join(names)} from main.alerts").fetchall()
@@ -131,7 +131,7 @@ def read_alerts(con: duckdb.DuckDBPyConnection) -> list[Alert]:
 
 
 def read_log(con: duckdb.DuckDBPyConnection) -> list[LogEntry]:
-    if not _exists(con, "firewatch_state", "decision_log"):
+    if not table_exists(con, "firewatch_state", "decision_log"):
         return []
     names = [f.name for f in fields(LogEntry)]
     rows = con.execute(
@@ -141,7 +141,7 @@ def read_log(con: duckdb.DuckDBPyConnection) -> list[LogEntry]:
 
 
 def read_queue(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    if not _exists(con, "main", "decision_queue"):
+    if not table_exists(con, "main", "decision_queue"):
         return _frame([], QueueItem)
     return con.execute("select * from main.decision_queue order by opened_at, decision_id").df()
 

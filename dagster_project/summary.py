@@ -6,6 +6,8 @@ from pathlib import Path
 
 import duckdb
 
+from dagster_project.state import table_exists
+
 _MARTS = (
     "control_daily",
     "control_weekly",
@@ -20,16 +22,6 @@ _MARTS = (
 
 def _money(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.0f}"
-
-
-def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'main' and table_name = ?",
-            [table],
-        ).fetchone()[0]
-    )
 
 
 def warehouse_summary(warehouse: Path) -> str:
@@ -57,14 +49,14 @@ def warehouse_summary(warehouse: Path) -> str:
                 "select explanation from main.alerts where status = 'active' "
                 "order by severity, alert_id"
             ).fetchall()
-            if _has(con, "alerts")
+            if table_exists(con, "main", "alerts")
             else []
         )
         open_items = (
             con.execute(
                 "select count(*) from main.decision_queue where status in ('open', 'acknowledged')"
             ).fetchone()[0]
-            if _has(con, "decision_queue")
+            if table_exists(con, "main", "decision_queue")
             else 0
         )
         channels = con.execute(
