@@ -45,25 +45,30 @@ def _utc(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series, utc=True, format="ISO8601").dt.tz_localize(None)
 
 
+def _to_usd(raw: Path, frame: pd.DataFrame, day: str, amount: str) -> pd.Series:
+    """amount x the latest fx rate on or before the day (USD needs none), in frame's order."""
+    fx = _read(raw, "fx_rates")
+    fx["date"] = pd.to_datetime(fx["date"])
+    keyed = frame.assign(_day=pd.to_datetime(frame[day]), _row=range(len(frame)))
+    merged = pd.merge_asof(
+        keyed.sort_values("_day"),
+        fx.sort_values("date")[["date", "currency", "rate_to_reporting"]],
+        left_on="_day",
+        right_on="date",
+        by="currency",
+        direction="backward",
+    ).sort_values("_row")
+    merged.loc[merged["currency"] == "USD", "rate_to_reporting"] = 1.0
+    assert merged["rate_to_reporting"].notna().all()
+    return pd.Series((merged[amount] * merged["rate_to_reporting"]).to_numpy(), index=frame.index)
+
+
 def _spend_usd(raw: Path) -> pd.DataFrame:
     ads = _read(raw, "ads_daily")
     key = ["date", "platform", "account_id", "campaign_id"]
     ads = ads.sort_values("_file_index").drop_duplicates(key, keep="last")
     ads["date"] = pd.to_datetime(ads["date"])
-    fx = _read(raw, "fx_rates")
-    fx["date"] = pd.to_datetime(fx["date"])
-    ads = ads.sort_values("date")
-    merged = pd.merge_asof(
-        ads,
-        fx.sort_values("date")[["date", "currency", "rate_to_reporting"]],
-        on="date",
-        by="currency",
-        direction="backward",
-    )
-    merged.loc[merged["currency"] == "USD", "rate_to_reporting"] = 1.0
-    assert merged["rate_to_reporting"].notna().all()
-    merged["usd"] = merged["spend"] * merged["rate_to_reporting"]
-    return merged
+    return ads.assign(usd=_to_usd(raw, ads, "date", "spend"))
 
 
 def test_restatement_is_in_the_raw_files(small: tuple[Path, Path]) -> None:
@@ -103,6 +108,25 @@ def test_sessions_and_returning_share_match_pandas(small: tuple[Path, Path]) -> 
     assert metric(warehouse, "returning_visitor_share", "week", "2025-06-02")[:3] == pytest.approx(
         (returning, visitors, returning / visitors)
     )
+
+
+def test_metric_series_keeps_full_precision(small: tuple[Path, Path]) -> None:
+    raw, warehouse = small
+    types = query(
+        warehouse,
+        "select column_name, data_type from information_schema.columns "
+        "where table_name = 'metric_series' and column_name in ('numerator', 'denominator', "
+        "'value') order by 1",
+    )
+    assert types == [("denominator", "DOUBLE"), ("numerator", "DOUBLE"), ("value", "DOUBLE")]
+    # July's won revenue to a millionth: a 32-bit float was 0.006 off at this size.
+    deals = _read(raw, "crm_deals").sort_values("_file_index")
+    won = deals.drop_duplicates("deal_id", keep="last").query("status == 'won'").copy()
+    won["closed_day"] = _utc(won["closed_at"]).dt.normalize()
+    won["usd"] = _to_usd(raw, won, "closed_day", "amount")
+    july = won.loc[won["closed_day"].dt.to_period("M") == "2025-07", "usd"].sum()
+    assert july > 100_000
+    assert metric(warehouse, "revenue", "month", "2025-07-01")[0] == pytest.approx(july, abs=1e-6)
 
 
 def _funnel(raw: Path) -> pd.DataFrame:

@@ -51,7 +51,7 @@
             '{{ dimension }}' as dimension,
             dimension_value,
             '{{ name }}' as component,
-            cast({{ name }} as {{ dbt.type_float() }}) as value
+            cast({{ name }} as {{ type_double() }}) as value
         from agg_{{ grain }}_{{ dimension }}
         {% if not (outer_last and dimension_last and loop.last) %}union all{% endif %}
         {% endfor %}

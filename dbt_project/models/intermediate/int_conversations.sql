@@ -9,7 +9,7 @@ site_comments as (
         channel,
         'site_comment' as kind,
         comment_events as conversations,
-        cast(null as {{ dbt.type_float() }}) as response_minutes
+        cast(null as {{ type_double() }}) as response_minutes
     from {{ ref('int_sessions') }}
     where comment_events > 0
 ),
@@ -33,7 +33,7 @@ social_replies as (
         'organic_social' as channel,
         'social_reply' as kind,
         coalesce(replies_delta, 0) + coalesce(comments_delta, 0) as conversations,
-        cast(null as {{ dbt.type_float() }}) as response_minutes
+        cast(null as {{ type_double() }}) as response_minutes
     from {{ ref('int_social_post_days') }}
 ),
 

@@ -17,7 +17,7 @@ steps as (
         cast({{ step }}_at as date) as event_date,
         channel,
         '{{ step }}' as step,
-        cast(null as {{ dbt.type_float() }}) as amount_reporting
+        cast(null as {{ type_double() }}) as amount_reporting
     from cohorts
     where {{ step }}_at is not null
     {% if not loop.last %}union all{% endif %}

@@ -22,9 +22,7 @@
 -- limit of LMDI when that count tends to zero), flagged decomposition = 'zero_step'.
 {%- set comparison_months = var('explain_comparison_months', 3) | int %}
 {%- set min_change = var('explain_min_relative_change', 0.05) | float %}
-{#- A 64-bit float: dbt.type_float() is `float`, which is 32-bit on DuckDB and Spark (and
-    metric_series stores FLOAT there), too coarse for logarithms of currency. -#}
-{%- set float = 'double' if target.type in ['duckdb', 'spark', 'databricks'] else dbt.type_float() %}
+{%- set float = type_double() %}
 {%- set funnel = [
     {'factor': 'sessions', 'metric': 'sessions', 'count': 'sessions', 'per': none, 'unit': 'count'},
     {'factor': 'lead_rate', 'metric': 'leads', 'count': 'leads', 'per': 'sessions', 'unit': 'ratio'},

@@ -29,7 +29,7 @@ series as (
             else numerator.value / denominator.value
         end as value,
         {%- else -%}
-        cast(null as {{ dbt.type_float() }}) as denominator,
+        cast(null as {{ type_double() }}) as denominator,
         numerator.value as value,
         {%- endif %}
         '{{ m.layer }}' as layer,
