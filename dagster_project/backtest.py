@@ -10,30 +10,47 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
 
-from dagster_project.divergence.detect import detect
+from dagster_project.divergence.detect import detect, prepare
 from dagster_project.divergence.episodes import Alert, merge_alerts
 from dagster_project.night import NightInputs, read_inputs
 from dagster_project.settings import Settings
 from dagster_project.state import open_warehouse, publish_frame
 
 
-def replay(inputs: NightInputs, start: date, end: date) -> list[Alert]:
-    """Alert episodes as the nightly checks would have built them from `start` to `end`."""
+@dataclass(frozen=True)
+class Replay:
+    """Alert episodes of a replayed range, and what fired on each night."""
+
+    alerts: list[Alert]
+    fired: dict[date, list[tuple[str, str, str]]]  # night -> (rule_id, dimension, value)
+
+
+def replay_nights(inputs: NightInputs, start: date, end: date) -> Replay:
+    """Replays the nightly checks from `start` to `end`, merging episodes as a nightly run does
+    (metric_series is indexed once, detection runs per night on the night's calendar)."""
     if end < start:
         raise ValueError(f"--to {end} is before --from {start}")
+    prepared = prepare(inputs.series, inputs.catalog, inputs.rules)
     alerts: list[Alert] = []
+    fired: dict[date, list[tuple[str, str, str]]] = {}
     night = start
     while night <= end:
-        findings = detect(inputs.series, inputs.catalog, inputs.rules, night)
+        findings = detect(prepared, inputs.catalog, inputs.rules, night)
         alerts = merge_alerts(alerts, findings, night)
+        fired[night] = [(f.rule_id, f.dimension, f.dimension_value) for f in findings]
         night += timedelta(days=1)
-    return alerts
+    return Replay(alerts, fired)
+
+
+def replay(inputs: NightInputs, start: date, end: date) -> list[Alert]:
+    """Alert episodes as the nightly checks would have built them from `start` to `end`."""
+    return replay_nights(inputs, start, end).alerts
 
 
 def _frame(alerts: list[Alert], start: date, end: date) -> pd.DataFrame:

@@ -3,8 +3,8 @@
 The synthetic frames mimic the warehouse: four channels plus the total, 20 weeks of day rows for
 control metrics (weekday pattern, week-level shocks, negative-binomial noise) summed into week
 rows, and week rows for the meaning metrics, with lead_to_sql_rate immature for cohorts younger
-than 28 days. Scenarios multiply one channel's metrics from an onset day, like
-`firewatch generate --scenario`.
+than 28 days and early_lead_to_sql_rate (day and week rows) for cohorts younger than 7 days.
+Scenarios multiply one channel's metrics from an onset day, like `firewatch generate --scenario`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import dataclasses
 import json
 import math
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,8 @@ START = date(2025, 5, 12)  # a Monday
 WEEKS = 20
 AS_OF = START + timedelta(days=7 * WEEKS - 1)  # Sunday 2025-09-28, the last day of data
 SQL_LAG = 28
+EARLY_LAG = 7
+EARLY_SHARE = 0.4  # of the 28-day SQLs, those within 7 days
 
 # (metric_id, layer, label, unit, good, owner, lag, numerator, denominator, dims, grains)
 _CATALOG = [
@@ -65,6 +68,9 @@ _CATALOG = [
      0, "returning_visitors", "visitors", "total,channel", "week,month"),
     ("lead_to_sql_rate", "meaning", "Lead-to-SQL rate within 28 days", "ratio", "up",
      "demand_generation", SQL_LAG, "sql_within_window", "leads", "total,channel", "week,month"),
+    ("early_lead_to_sql_rate", "meaning", "Lead-to-SQL rate within 7 days", "ratio", "up",
+     "demand_generation", EARLY_LAG, "sql_within_early_window", "leads", "total,channel",
+     "day,week,month"),
 ]  # fmt: skip
 
 
@@ -171,12 +177,16 @@ def make_series(
         c["customers"] = nb(prof["customers"] * dow, k=30.0)
         deals = rng.gamma(np.maximum(2 * c["customers"], 1e-9), prof["deal"] / 2)
         c["revenue"] = np.where(c["customers"] > 0, deals, 0.0)
+        # Its own stream, so adding the early rate left every other draw as it was.
+        early_rng = np.random.default_rng([seed, len(comp)])
+        c["sql_within_early_window"] = (
+            early_rng.binomial(c["sql_within_window"].astype(int), EARLY_SHARE) * 1.0
+        )
         comp[ch] = c
     comp["total"] = {k: sum(comp[ch][k] for ch in _CHANNELS) for k in comp["paid_social"]}
 
     frames = []
     week_starts = days[::7]
-    sql_age = np.array([(AS_OF - period_end(w, "week")).days for w in week_starts])
     for value, c in comp.items():
         dim = "total" if value == "total" else "channel"
         for metric_id, layer, _, _, _, _, lag, num, den, _dims, grains in _CATALOG:
@@ -194,6 +204,7 @@ def make_series(
                     dens = c[den].reshape(WEEKS, 7).sum(axis=1) if den else np.full(WEEKS, np.nan)
                 mature = np.ones(len(starts), dtype=bool)
                 if lag:
+                    sql_age = np.array([(AS_OF - period_end(p, grain)).days for p in starts])
                     mature = sql_age >= lag
                     # Cohorts still ageing have only part of their SQLs so far.
                     share = np.clip(sql_age / lag, 0.0, 1.0)
@@ -317,11 +328,16 @@ def test_benjamini_hochberg_known_values() -> None:
 # Magnitudes are where the rule has high power at these volumes (measured over 20 seeds while
 # building: CAC from ~70 customers in 14 days needs a large move, see the module docs).
 CASES = {
+    # The lead-quality rules read the early (7-day) rate: its last 14 mature cohorts on AS_OF
+    # are 09-08..09-21, all after a 09-07 onset, with the baseline ending a week (the gap) before.
+    # The early rate holds ~14 SQLs a week on these channels, so only a large drop (80%) clears
+    # Benjamini-Hochberg over the night's ~30 tests every time; docs/detection.md has the power
+    # at smaller drops.
     "engagement_up_quality_down": (
         "engagement_up_lead_quality_down",
         "paid_social",
-        date(2025, 8, 18),
-        0.6,
+        date(2025, 9, 7),
+        0.8,
     ),
     "engagement_up_cac_up": ("engagement_up_cac_up", "paid_social", date(2025, 9, 15), 0.8),
     "reach_up_sales_flat": ("reach_up_sales_flat", "paid_search", date(2025, 9, 15), 0.5),
@@ -329,8 +345,8 @@ CASES = {
     "leads_up_quality_down": (
         "leads_up_lead_quality_down",
         "organic_search",
-        date(2025, 8, 18),
-        0.6,
+        date(2025, 9, 7),
+        0.8,
     ),
     "traffic_up_returning_down": (
         "traffic_up_returning_share_down",
@@ -369,47 +385,48 @@ def test_each_rule_fires_on_its_pattern_on_that_channel_only(
 
 
 def test_finding_text_owner_and_evidence(catalog: pd.DataFrame, rules: list[Rule]) -> None:
-    series = make_series(1, "engagement_up_quality_down", "paid_social", date(2025, 8, 18), 0.6)
+    series = make_series(1, "engagement_up_quality_down", "paid_social", date(2025, 9, 7), 0.8)
     (f,) = [
         x
         for x in detect(series, catalog, rules, AS_OF)
         if x.rule_id == "engagement_up_lead_quality_down" and x.dimension == "channel"
     ]
-    # The two mature cohorts: weeks of 2025-08-18 and 2025-08-25 (28 days after 08-31 is AS_OF).
-    assert (f.window_start, f.window_end) == (date(2025, 8, 18), date(2025, 8, 31))
+    # The last 14 mature day cohorts: 7 days after 09-21 is AS_OF.
+    assert (f.window_start, f.window_end) == (date(2025, 9, 8), date(2025, 9, 21))
     assert f.explanation.startswith("Paid social ad engagements +")
-    assert "while its lead-to-SQL rate within 28 days \u2212" in f.explanation
+    assert "while its lead-to-SQL rate within 7 days \u2212" in f.explanation
     assert f.explanation.endswith(
-        "over the 2 weeks to 2025-08-31 (the latest cohorts old enough to judge)"
+        "over the 14 days to 2025-09-21 (the latest cohorts old enough to judge)"
     )
     assert f.owner == "demand_generation"  # the outcome metric's catalog owner
     assert f.question.startswith("Paid social: Ad engagements +")
     assert f.severity == "warn"
     ev = f.evidence
-    assert ev["window"]["periods"] == ["2025-08-18", "2025-08-25"]
-    # 12 baseline weeks, ending 2 weeks (the rule's gap) before the window.
+    assert ev["window"]["periods"] == [f"2025-09-{d:02d}" for d in range(8, 22)]
+    # 84 baseline days (12 whole weeks), ending 7 days (the rule's gap) before the window.
     assert ev["baseline"] == {
-        "start": "2025-05-12",
-        "end": "2025-08-03",
-        "periods": 12,
-        "gap_periods": 2,
+        "start": "2025-06-09",
+        "end": "2025-08-31",
+        "periods": 84,
+        "gap_periods": 7,
     }
     out = ev["outcome"]
-    # The numbers are the sums of the week rows, and the change is their ratio of sums.
+    # The numbers are the sums of the day rows, and the change is their ratio of sums.
     rows = series[
-        (series.metric_id == "lead_to_sql_rate")
-        & (series.grain == "week")
+        (series.metric_id == "early_lead_to_sql_rate")
+        & (series.grain == "day")
         & (series.dimension_value == "paid_social")
     ].set_index("period_start")
-    win = rows.loc[[date(2025, 8, 18), date(2025, 8, 25)]]
+    win = rows.loc[[date(2025, 9, 8) + timedelta(days=i) for i in range(14)]]
     assert out["window_successes"] == win["numerator"].sum()
     assert out["window_trials"] == win["denominator"].sum()
-    base = rows.loc[[date(2025, 5, 12) + timedelta(days=7 * i) for i in range(12)]]
+    base = rows.loc[[date(2025, 6, 9) + timedelta(days=i) for i in range(84)]]
     expected = (win["numerator"].sum() / win["denominator"].sum()) / (
         base["numerator"].sum() / base["denominator"].sum()
     ) - 1
     assert f.outcome_change == pytest.approx(expected)
     assert out["method"] == "two_proportion_z"
+    assert out["df"] in (None, 9.0)  # dispersion over the oldest 10 of 12 baseline weeks
     assert ev["divergence_p_value"] == pytest.approx(
         max(ev["leading"]["p_value"], out["p_value"]), abs=1e-6
     )
@@ -428,34 +445,39 @@ def test_null_frames_raise_almost_nothing(catalog: pd.DataFrame, rules: list[Rul
 
 
 def test_immature_cohorts_raise_no_quality_alert(catalog: pd.DataFrame, rules: list[Rule]) -> None:
-    # Quality halves for leads from 2025-09-01: all those cohorts are younger than 28 days on
-    # AS_OF, so neither lead-quality rule may fire, however bad their numbers look.
-    series = make_series(4, "leads_up_quality_down", "organic_search", date(2025, 9, 1), 0.5)
+    # Quality halves for leads from 2025-09-22: those cohorts are younger than 7 days on AS_OF,
+    # so neither lead-quality rule may fire, however bad their numbers look.
+    onset = date(2025, 9, 22)
+    series = make_series(4, "leads_up_quality_down", "organic_search", onset, 0.5)
     young = series[
-        (series.metric_id == "lead_to_sql_rate")
-        & (series.grain == "week")
+        (series.metric_id == "early_lead_to_sql_rate")
+        & (series.grain == "day")
         & (series.dimension_value == "organic_search")
     ]
-    assert not young[young.period_start >= date(2025, 9, 1)]["is_mature"].any()
+    assert not young[young.period_start >= onset]["is_mature"].any()
+    assert young[young.period_start < onset]["is_mature"].all()
     report = evaluate(series, catalog, rules, AS_OF)
-    assert not [f for f in report.findings if f.outcome_metric == "lead_to_sql_rate"]
+    assert not [f for f in report.findings if "lead_to_sql" in f.outcome_metric]
     ev = next(
         e
         for e in report.for_rule("leads_up_lead_quality_down")
         if e.dimension_value == "organic_search"
     )
-    assert ev.window_end == date(2025, 8, 31)  # the last mature cohort, not the last week
+    assert ev.window_end == date(2025, 9, 21)  # the last mature cohort, not the last day
     # Even a frame that wrongly flags young cohorts mature is held back by the calendar.
-    flagged = make_series(
-        4, "leads_up_quality_down", "organic_search", date(2025, 9, 1), 0.5, mature_flags=False
-    )
+    flagged = make_series(4, "leads_up_quality_down", "organic_search", onset, 0.5, False)
     assert not [
-        f for f in detect(flagged, catalog, rules, AS_OF) if f.outcome_metric == "lead_to_sql_rate"
+        f for f in detect(flagged, catalog, rules, AS_OF) if "lead_to_sql" in f.outcome_metric
     ]
+    # Once the cohorts have aged a week (a night 7 days later, same frame), the drop is judged.
+    later = make_series(4, "leads_up_quality_down", "organic_search", date(2025, 9, 8), 0.8)
+    assert ("leads_up_lead_quality_down", "channel", "organic_search") in _keys(
+        detect(later, catalog, rules, AS_OF)
+    )
 
 
 def test_low_volume_is_skipped_and_counted(catalog: pd.DataFrame, rules: list[Rule]) -> None:
-    series = make_series(1, "leads_up_quality_down", "organic_search", date(2025, 8, 18), 0.5)
+    series = make_series(1, "leads_up_quality_down", "organic_search", date(2025, 9, 7), 0.8)
     strict = [
         dataclasses.replace(r, min_volume_outcome=10_000) if r.id.startswith("leads_up") else r
         for r in rules
@@ -464,7 +486,8 @@ def test_low_volume_is_skipped_and_counted(catalog: pd.DataFrame, rules: list[Ru
     assert not [f for f in report.findings if f.rule_id == "leads_up_lead_quality_down"]
     assert report.skipped()["leads_up_lead_quality_down"] == {"low_volume": 5}
     assert report.worst("leads_up_lead_quality_down") == []  # nothing tested, nothing to show
-    # Volume is the denominator (leads) in the window: organic search has ~280 in two weeks.
+    # Volume is the denominator (leads) in the window and in the baseline at the window's
+    # length: organic search has ~280 leads in 14 days.
     loose = [
         dataclasses.replace(r, min_volume_outcome=250) if r.id.startswith("leads_up") else r
         for r in rules
@@ -481,21 +504,16 @@ def test_low_volume_is_skipped_and_counted(catalog: pd.DataFrame, rules: list[Ru
     assert top[0]["status"] == "finding" and top[0]["q_value"] <= 0.1
 
 
-def test_baseline_excludes_the_window(catalog: pd.DataFrame) -> None:
-    # A hand-made frame: sessions 1000 a week for 8 weeks, then 2000 for 2 weeks; engaged
-    # sessions 600 a week, then 700. If the window leaked into the baseline, the baseline would
-    # be 1200 a week and the change +67%; kept apart it is +100% and the rate 0.35 vs 0.60.
-    weeks = [date(2025, 7, 21) + timedelta(days=7 * i) for i in range(10)]
-    sessions = [1000.0] * 8 + [2000.0] * 2
-    engaged = [600.0] * 8 + [700.0] * 2
+def _week_frame(start: date, sessions: list[float], engaged: list[float]) -> pd.DataFrame:
+    """Week rows of sessions and engagement_rate for the total, from hand-picked numbers."""
     rows = []
-    for w, s, e in zip(weeks, sessions, engaged, strict=True):
+    for i, (s, e) in enumerate(zip(sessions, engaged, strict=True)):
         for metric, num, den in (("sessions", s, np.nan), ("engagement_rate", e, s)):
             rows.append(
                 dict(
                     metric_id=metric,
                     grain="week",
-                    period_start=w,
+                    period_start=start + timedelta(days=7 * i),
                     dimension="total",
                     dimension_value="total",
                     numerator=num,
@@ -506,16 +524,28 @@ def test_baseline_excludes_the_window(catalog: pd.DataFrame) -> None:
                     is_complete_period=True,
                 )
             )
-    rule = Rule(
+    return pd.DataFrame(rows)
+
+
+def _sessions_rule(**overrides: Any) -> Rule:
+    fields = dict(
         id="r",
         leading_metric="sessions",
         outcome_metric="engagement_rate",
         outcome_bad="down",
         question="{dimension_value}",
         dimensions=("total",),
-        baseline=8,
     )
-    (f,) = detect(pd.DataFrame(rows), catalog, [rule], date(2025, 9, 28))
+    return Rule(**{**fields, **overrides})
+
+
+def test_baseline_excludes_the_window(catalog: pd.DataFrame) -> None:
+    # A hand-made frame: sessions 1000 a week for 8 weeks, then 2000 for 2 weeks; engaged
+    # sessions 600 a week, then 700. If the window leaked into the baseline, the baseline would
+    # be 1200 a week and the change +67%; kept apart it is +100% and the rate 0.35 vs 0.60.
+    frame = _week_frame(date(2025, 7, 21), [1000.0] * 8 + [2000.0] * 2, [600.0] * 8 + [700.0] * 2)
+    rule = _sessions_rule(baseline=8)
+    (f,) = detect(frame, catalog, [rule], date(2025, 9, 28))
     assert f.leading_change == pytest.approx(1.0)
     assert f.outcome_change == pytest.approx(0.35 / 0.60 - 1)
     assert f.evidence["baseline"] == {
@@ -527,7 +557,27 @@ def test_baseline_excludes_the_window(catalog: pd.DataFrame) -> None:
     assert f.evidence["leading"]["baseline_sum"] == 8000.0
     assert f.evidence["leading"]["window_sum"] == 4000.0
     # An incomplete current week is not part of the window.
-    assert detect(pd.DataFrame(rows), catalog, [rule], date(2025, 9, 27)) == []
+    assert detect(frame, catalog, [rule], date(2025, 9, 27)) == []
+
+
+def test_a_change_that_slid_into_the_baseline_is_not_taken_for_noise(
+    catalog: pd.DataFrame,
+) -> None:
+    # 12 baseline weeks alternating 990 / 1010 sessions, the last 2 of them already at the new
+    # level 1300 (the change began 4 weeks ago), then the 2-week window at 1300. Over all 12
+    # weeks (mean 1050) phi would be (5 x (60^2 + 40^2) + 2 x 250^2) / 1050 / 11 = 13.07, the
+    # step read as noise; over the oldest 10 (mean 1000) it is 10 x 10^2 / 1000 / 9 = 0.111,
+    # used as 1, so the +24% is as clear as it is.
+    base = [990.0, 1010.0] * 5 + [1300.0, 1300.0]
+    sessions = base + [1300.0, 1300.0]
+    engaged = [s * 0.6 for s in base] + [1300.0 * 0.45] * 2
+    frame = _week_frame(date(2025, 6, 30), sessions, engaged)
+    (f,) = detect(frame, catalog, [_sessions_rule()], date(2025, 10, 5))
+    lead = f.evidence["leading"]
+    assert lead["dispersion"] == 1.0 and lead["df"] is None
+    assert f.leading_change == pytest.approx(1300 / (sum(base) / 12) - 1)
+    assert poisson_dispersion(base, [7] * 12)[0] == pytest.approx(151000 / 1050 / 11)
+    assert poisson_dispersion(base[:10], [7] * 10)[0] == pytest.approx(1 / 9)
 
 
 def test_a_metric_that_starts_inside_the_baseline_is_not_a_rise(catalog: pd.DataFrame) -> None:
@@ -634,7 +684,8 @@ def test_day_grain_uses_whole_weeks(catalog: pd.DataFrame, rules: list[Rule]) ->
         "gap_periods": 0,
     }
     assert f.evidence["leading"]["window_exposure"] == 14.0
-    assert f.evidence["outcome"]["df"] in (None, 11.0)  # dispersion over 12 whole weeks
+    # dispersion over the oldest 10 of the 12 baseline weeks
+    assert f.evidence["outcome"]["df"] in (None, 9.0)
     assert "did not follow" in f.explanation and "14 days to 2025-09-28" in f.explanation
     # A night in mid-week: the window is the 14 days to that night, still whole weeks long.
     midweek = evaluate(series, catalog, rules, date(2025, 9, 24))

@@ -22,11 +22,11 @@ from tests.test_detection import synthetic_catalog
 
 BUILT_IN = {
     # id: (leading, outcome, outcome_bad)
-    "engagement_up_lead_quality_down": ("ad_engagements", "lead_to_sql_rate", "down"),
+    "engagement_up_lead_quality_down": ("ad_engagements", "early_lead_to_sql_rate", "down"),
     "engagement_up_cac_up": ("ad_engagements", "cac", "up"),
     "reach_up_sales_flat": ("impressions", "customers", "flat"),
     "sessions_up_nobody_stays": ("sessions", "engagement_rate", "down"),
-    "leads_up_lead_quality_down": ("leads", "lead_to_sql_rate", "down"),
+    "leads_up_lead_quality_down": ("leads", "early_lead_to_sql_rate", "down"),
     "traffic_up_returning_share_down": ("sessions", "returning_visitor_share", "down"),
     "spend_up_revenue_flat": ("spend", "revenue", "flat"),
 }
@@ -64,13 +64,15 @@ def test_built_in_rules_load_with_their_settings(catalog: pd.DataFrame) -> None:
     assert {r.id: (r.leading_metric, r.outcome_metric, r.outcome_bad) for r in rules} == BUILT_IN
     by_id = {r.id: r for r in rules}
     quality = by_id["engagement_up_lead_quality_down"]
-    assert (quality.grain, quality.window, quality.baseline, quality.gap) == ("week", 2, 12, 2)
+    assert (quality.grain, quality.window, quality.baseline, quality.gap) == ("day", 14, 84, 7)
     assert quality.dimensions == ("total", "channel")
-    assert (quality.min_volume_leading, quality.min_volume_outcome) == (100, 30)
-    assert quality.min_effect == 0.15 and quality.severity == "warn" and quality.owner is None
+    assert (quality.min_volume_leading, quality.min_volume_outcome) == (100, 50)
+    assert (quality.min_effect, quality.outcome_floor) == (0.15, 0.10)
+    assert quality.severity == "warn" and quality.owner is None
     cac = by_id["engagement_up_cac_up"]
     assert (cac.grain, cac.window, cac.baseline) == ("day", 14, 84)
-    assert by_id["leads_up_lead_quality_down"].min_volume_outcome == 30
+    assert by_id["leads_up_lead_quality_down"].min_volume_outcome == 50
+    assert by_id["spend_up_revenue_flat"].min_effect == 0.2
 
 
 def test_rules_path_from_environment(
@@ -199,3 +201,29 @@ def test_catalog_index_reads_the_warehouse_shape(catalog: pd.DataFrame) -> None:
     assert metrics["lead_to_sql_rate"].grains == ("week", "month")
     assert metrics["sessions"].dimensions == ("total", "channel", "campaign")
     assert metrics["sessions"].is_additive and not cac.is_additive
+
+
+def test_min_effect_per_side() -> None:
+    from dagster_project.divergence.rules import parse_rules
+
+    base = {
+        "id": "r",
+        "leading_metric": "sessions",
+        "outcome_metric": "engagement_rate",
+        "outcome_bad": "down",
+        "question": "q",
+    }
+    catalog = synthetic_catalog()
+    (both,) = parse_rules([{**base, "min_effect": 0.2}], catalog)
+    assert (both.min_effect, both.outcome_floor) == (0.2, 0.2)
+    (split,) = parse_rules([{**base, "min_effect": {"leading": 0.15, "outcome": 0.1}}], catalog)
+    assert (split.min_effect, split.outcome_floor) == (0.15, 0.1)
+    (lead_only,) = parse_rules([{**base, "min_effect": {"leading": 0.3}}], catalog)
+    assert lead_only.outcome_floor == 0.3
+    for bad, message in (
+        ({"outcome": 0.1}, "'leading' is required"),
+        ({"leading": 0.1, "lagging": 0.1}, "unknown key 'lagging'"),
+        ({"leading": 0.1, "outcome": -1}, "must be a relative change"),
+    ):
+        with pytest.raises(RuleError, match=message):
+            parse_rules([{**base, "min_effect": bad}], catalog)

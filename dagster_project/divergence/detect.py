@@ -15,7 +15,8 @@ How one rule is judged on one dimension value (say paid_social), as of a night:
    the baseline; a rate is sum(numerator) / sum(denominator). Counts compare per day covered.
 3. Weekly pattern: a week period holds every weekday once; at day grain window and baseline are
    whole weeks (checked at load), so both sides hold the same weekday mix, and the baseline's
-   dispersion is measured over 7-day blocks, not days.
+   dispersion is measured over 7-day blocks, not days, leaving out the most recent sixth of
+   them (where a change that the window has slid past sits).
 4. Volume: the window's volume (a count, or a ratio's denominator) and the baseline's, scaled to
    the window's length, must reach the rule's min_volume for each metric, and every baseline week
    must hold some volume (else the metric was not tracked or bought yet, and its start would read
@@ -29,13 +30,14 @@ How one rule is judged on one dimension value (say paid_social), as of a night:
    decision.
 7. Decision: a finding needs the BH q-value <= fdr, the leading metric's relative change the
    good way >= min_effect, and for outcome `down`/`up` the outcome's relative change the bad way
-   >= min_effect. For outcome `flat` the exact rule is: the outcome's relative change the good
-   way is below FLAT_SHARE (half) of the leading metric's good-way change (spend +40% should
-   bring at least +20% revenue) AND the outcome's own one-sided test for moving the good way is
-   not significant at fdr, unadjusted (unadjusted errs toward "it did rise", so toward not
-   alerting). A flat outcome adds no p-value to the divergence (flatness is the absence of
-   evidence), so its q-value is the leading test's; the p-value that the outcome fell short of
-   half the leading rise is kept in the evidence for the reader.
+   >= its own floor (min_effect's `outcome`, default the same). For outcome `flat` the exact
+   rule is: the outcome's relative change the good way is below FLAT_SHARE (half) of the leading
+   metric's good-way change (spend +40% should bring at least +20% revenue) AND the outcome's
+   own one-sided test for moving the good way is not significant at fdr, unadjusted (unadjusted
+   errs toward "it did rise", so toward not alerting). A flat outcome adds no p-value to the
+   divergence (flatness is the absence of evidence), so its q-value is the leading test's; the
+   p-value that the outcome fell short of half the leading rise is kept in the evidence for the
+   reader.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from .stats import (
     TestResult,
     benjamini_hochberg,
     binomial_dispersion,
+    dispersion_periods,
     json_float,
     poisson_dispersion,
     rate_ratio_test,
@@ -288,7 +291,7 @@ def _proportion_metrics(series: pd.DataFrame, metrics: Mapping[str, MetricInfo])
 def _to_dates(values: pd.Series) -> list[date]:
     """period_start as datetime.date, whatever the frame holds (date objects, Timestamps)."""
     if pd.api.types.is_datetime64_any_dtype(values):
-        return [ts.date() for ts in values]
+        return list(values.dt.date)
     return [_as_date(v) for v in values]
 
 
@@ -408,12 +411,13 @@ def _build_side(
     block_volume = blocks_d if method in ("proportion", "ratio") else blocks_n
     if k == 0 or (block_volume <= 0).any():
         return "incomplete_baseline"
+    spread = dispersion_periods(k)  # the oldest blocks: a recent change is not noise
     if method == "proportion":
-        phi, dof = binomial_dispersion(blocks_n, blocks_d)
+        phi, dof = binomial_dispersion(blocks_n[spread], blocks_d[spread])
     elif method == "ratio" and random_side == "denominator":
-        phi, dof = poisson_dispersion(blocks_d, blocks_n)
+        phi, dof = poisson_dispersion(blocks_d[spread], blocks_n[spread])
     else:
-        phi, dof = poisson_dispersion(blocks_n, blocks_d)
+        phi, dof = poisson_dispersion(blocks_n[spread], blocks_d[spread])
 
     if method in ("proportion", "ratio"):
         w_vol, b_vol = w_den, b_den
@@ -575,28 +579,62 @@ def _directions(rule: Rule, outcome: MetricInfo) -> tuple[Alternative, Alternati
     return lead_alt, out_alt
 
 
-def evaluate(
+@dataclass(frozen=True)
+class PreparedSeries:
+    """metric_series indexed once for a rule set, so replaying many nights (backtest, bench)
+    does not regroup the same frame every night. Night-independent: maturity and completeness
+    are still judged per night by the calendar."""
+
+    metrics: Mapping[str, MetricInfo]
+    groups: dict[tuple[str, str, str], dict[str, _Group]]
+    proportions: set[str]
+    keys: frozenset[tuple[str, str]]
+
+
+def _needed(rules: Sequence[Rule]) -> set[tuple[str, str]]:
+    """(metric, grain) pairs the rules read."""
+    return {(r.leading_metric, r.grain) for r in rules} | {
+        (r.outcome_metric, r.grain) for r in rules
+    }
+
+
+def prepare(
     series: pd.DataFrame,
+    catalog: pd.DataFrame | Mapping[str, MetricInfo],
+    rules: Sequence[Rule],
+) -> PreparedSeries:
+    """Validates the rules against the catalog and indexes the series rows they need."""
+    metrics = catalog if isinstance(catalog, Mapping) else catalog_index(catalog)
+    for rule in rules:
+        validate_rule(rule, metrics)
+    needed = _needed(rules)
+    groups = _index_series(series, needed)
+    proportions = _proportion_metrics(
+        series[series["metric_id"].isin({m for m, _ in needed})], metrics
+    )
+    return PreparedSeries(metrics, groups, proportions, frozenset(needed))
+
+
+def evaluate(
+    series: pd.DataFrame | PreparedSeries,
     catalog: pd.DataFrame | Mapping[str, MetricInfo],
     rules: Sequence[Rule],
     as_of: date,
     *,
     fdr: float = 0.1,
 ) -> DetectionReport:
-    """Runs every rule on every dimension value; returns findings and every evaluation."""
+    """Runs every rule on every dimension value; returns findings and every evaluation.
+    `series` is metric_series as a frame, or `prepare()`d once for many nights."""
     if not 0 < fdr < 1:
         raise ValueError(f"fdr must be in (0, 1), got {fdr}")
     as_of = _as_date(as_of)
-    metrics = catalog if isinstance(catalog, Mapping) else catalog_index(catalog)
-    for rule in rules:
-        validate_rule(rule, metrics)
-    needed = {(r.leading_metric, r.grain) for r in rules} | {
-        (r.outcome_metric, r.grain) for r in rules
-    }
-    groups = _index_series(series, needed)
-    proportions = _proportion_metrics(
-        series[series["metric_id"].isin({m for m, _ in needed})], metrics
-    )
+    if isinstance(series, PreparedSeries):
+        prepared = series
+        if not _needed(rules) <= prepared.keys:
+            raise ValueError("the prepared series was built for other rules; prepare() again")
+    else:
+        prepared = prepare(series, catalog, rules)
+    metrics, groups, proportions = prepared.metrics, prepared.groups, prepared.proportions
 
     plans: list[_Plan] = []
     for rule in sorted(rules, key=lambda r: r.id):
@@ -647,7 +685,7 @@ def _divergence_p(plan: _Plan, results: Mapping[tuple[Any, ...], TestResult]) ->
 
 
 def detect(
-    series: pd.DataFrame,
+    series: pd.DataFrame | PreparedSeries,
     catalog: pd.DataFrame | Mapping[str, MetricInfo],
     rules: Sequence[Rule],
     as_of: date,
@@ -727,7 +765,7 @@ def _decide(
         out_reason = "outcome_followed"
     else:
         out_bad = -out_change if rule.outcome_bad == "down" else out_change
-        out_ok = out_bad >= rule.min_effect
+        out_ok = out_bad >= rule.outcome_floor
         out_reason = "outcome_below_min_effect"
     significant = q_div <= fdr
 
@@ -785,7 +823,7 @@ def _decide(
         "outcome": out_ev,
         "divergence_p_value": json_float(p_div),
         "divergence_q_value": json_float(q_div),
-        "min_effect": rule.min_effect,
+        "min_effect": {"leading": rule.min_effect, "outcome": rule.outcome_floor},
         "outcome_bad": rule.outcome_bad,
         "fdr": fdr,
         "hypotheses_in_family": n_tests,

@@ -87,7 +87,8 @@ class Rule:
     gap: int = 0  # periods left out between baseline and window (a change's onset week)
     min_volume_leading: float = 0.0  # window volume (count, or denominator of a ratio)
     min_volume_outcome: float = 0.0
-    min_effect: float = 0.15  # practical floor on the relative change
+    min_effect: float = 0.15  # practical floor on the leading metric's relative change
+    min_effect_outcome: float | None = None  # the outcome's floor; None: min_effect
     severity: Severity = "warn"
     owner: str | None = None  # None: the outcome metric's catalog owner
     title: str = ""  # short human name; defaults to the id
@@ -139,8 +140,9 @@ class Rule:
             value = getattr(self, field_name)
             if not _is_number(value) or value < 0:
                 fail("min_volume", f"must be a number >= 0, got {value!r}")
-        if not _is_number(self.min_effect) or not 0 < self.min_effect <= 10:
-            fail("min_effect", f"must be a relative change in (0, 10], got {self.min_effect!r}")
+        for value in (self.min_effect, self.min_effect_outcome):
+            if value is not None and (not _is_number(value) or not 0 < value <= 10):
+                fail("min_effect", f"must be a relative change in (0, 10], got {value!r}")
         if self.owner is not None and (not isinstance(self.owner, str) or not self.owner.strip()):
             fail("owner", "must be a non-empty string or left out")
         if not isinstance(self.title, str):
@@ -162,6 +164,11 @@ class Rule:
                 f"unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}; "
                 f"use {', '.join('{' + f + '}' for f in sorted(QUESTION_FIELDS))}",
             )
+
+    @property
+    def outcome_floor(self) -> float:
+        """The outcome's practical floor: its own if given, else the leading metric's."""
+        return self.min_effect if self.min_effect_outcome is None else self.min_effect_outcome
 
     @property
     def display_name(self) -> str:
@@ -267,7 +274,11 @@ def validate_rule(rule: Rule, metrics: Mapping[str, MetricInfo]) -> None:
         )
 
 
-_FIELD_NAMES = {f.name for f in fields(Rule)} - {"min_volume_leading", "min_volume_outcome"}
+_FIELD_NAMES = {f.name for f in fields(Rule)} - {
+    "min_volume_leading",
+    "min_volume_outcome",
+    "min_effect_outcome",
+}
 _KNOWN_KEYS = _FIELD_NAMES | {"min_volume"}
 
 
@@ -290,20 +301,30 @@ def _rule_from_mapping(raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> R
     if not isinstance(dims, list | tuple):
         raise RuleError(f"rule {name!r}, field 'dimensions': must be a list")
     kwargs["dimensions"] = tuple(dims)
-    volume = merged.get("min_volume", 0)
-    if isinstance(volume, Mapping):
-        extra = sorted(set(volume) - {"leading", "outcome"})
-        if extra:
-            raise RuleError(
-                f"rule {name!r}, field 'min_volume': unknown key {extra[0]!r} "
-                "(use a number or {leading: N, outcome: N})"
-            )
-        kwargs["min_volume_leading"] = volume.get("leading", 0)
-        kwargs["min_volume_outcome"] = volume.get("outcome", 0)
-    else:
-        kwargs["min_volume_leading"] = volume
-        kwargs["min_volume_outcome"] = volume
+    kwargs["min_volume_leading"], kwargs["min_volume_outcome"] = _per_side(
+        name, "min_volume", merged.get("min_volume", 0), 0
+    )
+    if "min_effect" in merged:
+        kwargs["min_effect"], kwargs["min_effect_outcome"] = _per_side(
+            name, "min_effect", merged["min_effect"], None
+        )
     return Rule(**kwargs)
+
+
+def _per_side(name: object, field_name: str, value: Any, missing: Any) -> tuple[Any, Any]:
+    """A number for both metrics, or {leading: N, outcome: N} (a side left out: `missing`)."""
+    if not isinstance(value, Mapping):
+        return value, value
+    extra = sorted(set(value) - {"leading", "outcome"})
+    if extra:
+        raise RuleError(
+            f"rule {name!r}, field {field_name!r}: unknown key {extra[0]!r} "
+            "(use a number or {leading: N, outcome: N})"
+        )
+    leading = value.get("leading", missing)
+    if leading is None:
+        raise RuleError(f"rule {name!r}, field {field_name!r}: 'leading' is required")
+    return leading, value.get("outcome", missing)
 
 
 def parse_rules(

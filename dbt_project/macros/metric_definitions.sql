@@ -7,6 +7,7 @@
 {% macro firewatch_metrics() %}
     {%- set sql_window = var('lead_to_sql_window_days') | int -%}
     {%- set win_window = var('lead_to_win_window_days') | int -%}
+    {%- set early_window = var('lead_to_sql_early_window_days') | int -%}
     {%- set ads_dims = ['total', 'channel', 'platform', 'campaign'] -%}
     {%- set ch = ['total', 'channel'] -%}
     {%- set control = ['day', 'week', 'month'] -%}
@@ -120,6 +121,10 @@
          'num': 'sql_within_window', 'den': 'leads', 'owner': 'demand_generation', 'dims': ch, 'grains': meaning, 'lag': sql_window,
          'description': 'Share of the period\'s new leads that became SQL within ' ~ sql_window ~ ' days (cohorts compared at equal age).',
          'decision': 'Decide whether a channel brings leads worth sales\' time.'},
+        {'id': 'early_lead_to_sql_rate', 'layer': 'meaning', 'label': 'Lead-to-SQL rate within ' ~ early_window ~ ' days', 'unit': 'ratio', 'good': 'up',
+         'num': 'sql_within_early_window', 'den': 'leads', 'owner': 'demand_generation', 'dims': ch, 'grains': control, 'lag': early_window,
+         'description': 'Share of the period\'s new leads that became SQL within ' ~ early_window ~ ' days: the early read of lead quality, final a week after the cohort, so a drop shows within two weeks.',
+         'decision': 'Decide early whether a channel\'s new leads are worth sales\' time, before the ' ~ sql_window ~ '-day rate is final.'},
         {'id': 'lead_to_win_rate', 'layer': 'meaning', 'label': 'Lead-to-customer rate within ' ~ win_window ~ ' days', 'unit': 'ratio', 'good': 'up',
          'num': 'won_within_window', 'den': 'leads', 'owner': 'revenue_operations', 'dims': ch, 'grains': meaning, 'lag': win_window,
          'description': 'Share of the period\'s new leads that became customers within ' ~ win_window ~ ' days.',

@@ -2,7 +2,9 @@
 -- old enough to judge. Quality is "reached SQL / won within N days of creation", so cohorts are
 -- compared at equal age; a lead younger than N days is immature and its flags may still flip.
 -- A later step implies the earlier ones (a won deal is an SQL even if the CRM skipped the stage),
--- which keeps leads >= MQL >= SQL >= customers for every cohort.
+-- which keeps leads >= MQL >= SQL >= customers for every cohort. The early window (SQL within
+-- 7 days) is a faster, noisier read of the same quality: its cohorts are final a week after they
+-- start, so a quality drop can raise an alert within two weeks instead of five.
 with
 
 context as (
@@ -78,9 +80,12 @@ final as (
     select
         *,
         coalesce(days_to_sql <= {{ var('lead_to_sql_window_days') }}, false) as is_sql_within_window,
+        coalesce(days_to_sql <= {{ var('lead_to_sql_early_window_days') }}, false)
+            as is_sql_within_early_window,
         coalesce(days_to_customer <= {{ var('lead_to_win_window_days') }}, false)
             as is_won_within_window,
         age_days >= {{ var('lead_to_sql_window_days') }} as is_sql_window_mature,
+        age_days >= {{ var('lead_to_sql_early_window_days') }} as is_sql_early_window_mature,
         age_days >= {{ var('lead_to_win_window_days') }} as is_win_window_mature
     from measured
 )
