@@ -31,9 +31,10 @@ class Replay:
     fired: dict[date, list[tuple[str, str, str]]]  # night -> (rule_id, dimension, value)
 
 
-def replay_nights(inputs: NightInputs, start: date, end: date) -> Replay:
+def replay_nights(inputs: NightInputs, start: date, end: date, *, screen: bool = True) -> Replay:
     """Replays the nightly checks from `start` to `end`, merging episodes as a nightly run does
-    (metric_series is indexed once, detection runs per night on the night's calendar)."""
+    (metric_series is indexed once, detection runs per night on the night's calendar). `screen`
+    as in `detect` (the benchmark compares both)."""
     if end < start:
         raise ValueError(f"--to {end} is before --from {start}")
     prepared = prepare(inputs.series, inputs.catalog, inputs.rules)
@@ -41,7 +42,7 @@ def replay_nights(inputs: NightInputs, start: date, end: date) -> Replay:
     fired: dict[date, list[tuple[str, str, str]]] = {}
     night = start
     while night <= end:
-        findings = detect(prepared, inputs.catalog, inputs.rules, night)
+        findings = detect(prepared, inputs.catalog, inputs.rules, night, screen=screen)
         alerts = merge_alerts(alerts, findings, night)
         fired[night] = [(f.rule_id, f.dimension, f.dimension_value) for f in findings]
         night += timedelta(days=1)

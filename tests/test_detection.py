@@ -257,12 +257,16 @@ def test_two_proportion_z_matches_textbook_value() -> None:
     # two-sided p of 0.02846).
     res = two_proportion_test(45, 100, 30, 100, alternative="larger")
     assert res.statistic == pytest.approx(2.190890, abs=1e-6)
-    assert res.p_value == pytest.approx(0.014230, abs=1e-6)
+    # The z-test's one-sided p is 0.014230, but never surer than Fisher's exact test: the
+    # hypergeometric upper tail P(X >= 45) with 75 successes among 200, 100 drawn, is 0.020267.
+    assert res.numbers["exact_p_value"] == pytest.approx(0.020267, abs=1e-6)
+    assert res.p_value == pytest.approx(0.020267, abs=1e-6)
     assert res.relative_change == pytest.approx(0.5)
     assert res.numbers["window_value"] == 0.45 and res.numbers["baseline_value"] == 0.30
     assert res.df is None and res.dispersion == 1.0
     smaller = two_proportion_test(30, 100, 45, 100, alternative="smaller")
-    assert smaller.p_value == pytest.approx(0.014230, abs=1e-6)
+    assert smaller.p_value == pytest.approx(0.020267, abs=1e-6)
+    assert smaller.statistic == pytest.approx(-2.190890, abs=1e-6)
     assert smaller.relative_change == pytest.approx(-1 / 3)
 
 
@@ -277,7 +281,7 @@ def test_dispersion_inflates_the_variance_and_uses_student_t() -> None:
     # A dispersion below 1 never makes a test surer than sampling noise.
     assert two_proportion_test(
         45, 100, 30, 100, alternative="larger", dispersion=0.3, dispersion_df=7
-    ).p_value == pytest.approx(0.014230, abs=1e-6)
+    ).statistic == pytest.approx(2.190890, abs=1e-6)
 
 
 def test_poisson_rate_score_matches_hand_value() -> None:
@@ -287,6 +291,10 @@ def test_poisson_rate_score_matches_hand_value() -> None:
     assert res.statistic == pytest.approx(2.236068, abs=1e-6)
     assert res.p_value == pytest.approx(0.012674, abs=1e-6)
     assert res.relative_change == pytest.approx(1.0)
+    # As counts, never surer than the exact conditional test: 30 or more of 45 events in the
+    # half of the exposure that is the window, Binomial(45, 0.5) upper tail = 0.017848.
+    counted = rate_ratio_test(30, 10, 15, 10, alternative="larger", counts=True)
+    assert counted.p_value == pytest.approx(0.017848, abs=1e-6)
 
 
 def test_cost_ratio_tests_the_count_against_spend() -> None:
@@ -296,7 +304,11 @@ def test_cost_ratio_tests_the_count_against_spend() -> None:
     res = ratio_of_sums_test(1000, 10, 4000, 80, alternative="larger", random_side="denominator")
     assert res.relative_change == pytest.approx(1.0)
     assert res.statistic == pytest.approx(2.108185, abs=1e-6)
-    assert res.p_value == pytest.approx(0.017507, abs=1e-6)
+    # The score test's p is 0.017507; customers are counted, so it is never below the exact
+    # conditional test: 10 or fewer of the 90 customers in the window that holds 1000 of the
+    # 5000 spent, Binomial(90, 0.2) lower tail = 0.018963.
+    assert res.numbers["exact_p_value"] == pytest.approx(0.018963, abs=1e-6)
+    assert res.p_value == pytest.approx(0.018963, abs=1e-6)
     # No customers at all in the window (an infinite CAC) is still a valid test.
     zero = ratio_of_sums_test(1000, 0, 4000, 80, alternative="larger", random_side="denominator")
     assert math.isinf(zero.relative_change) and zero.p_value < 1e-3
@@ -310,6 +322,15 @@ def test_dispersion_estimates() -> None:
     assert dof == 1 and phi == pytest.approx(15.686275)
     # Counts 90, 110 on equal exposure: chi2 = (10^2 + 10^2) / 100 = 2 on 1 df.
     assert poisson_dispersion([90, 110], [7, 7]) == (pytest.approx(2.0), 1)
+    # The statistics are scipy's, on uneven data.
+    from scipy import stats as sps
+
+    x, n = np.array([12, 30, 7, 22, 15]), np.array([100, 140, 90, 160, 120])
+    chi2, _, dof, _ = sps.chi2_contingency(np.column_stack([x, n - x]), correction=False)
+    assert binomial_dispersion(x, n) == (pytest.approx(chi2 / dof), dof)
+    y, e = np.array([90.0, 130.0, 70.0, 160.0]), np.array([7.0, 7.0, 6.0, 8.0])
+    stat, _ = sps.chisquare(y, e * y.sum() / e.sum())
+    assert poisson_dispersion(y, e) == (pytest.approx(stat / 3), 3)
 
 
 def test_benjamini_hochberg_known_values() -> None:
@@ -622,17 +643,18 @@ def test_a_metric_that_starts_inside_the_baseline_is_not_a_rise(catalog: pd.Data
 
 
 def test_benjamini_hochberg_holds_back_a_lone_borderline_result(catalog: pd.DataFrame) -> None:
-    # One rule, five channels. On "a" sessions +30% and the engaged rate -20%, each with
-    # a one-sided p near 0.02: it fires alone, but with four quiet channels in the same night
-    # the BH-adjusted q is 5 x p > 0.1, and nothing fires.
-    def frame(channels: list[str]) -> pd.DataFrame:
+    # One rule, five channels. On "a" sessions +30% and the engaged rate -20%, each with a
+    # one-sided p near 0.02: it fires alone. On b..e sessions rose 30% too but the engaged rate
+    # held: in the same night the BH-adjusted q of "a" is 5 x p > 0.1, and nothing fires.
+    # Channels whose sessions did not move (f..i) can never fire and stay out of the family.
+    def frame(up: list[str], quiet: list[str]) -> pd.DataFrame:
         weeks = [date(2025, 7, 21) + timedelta(days=7 * i) for i in range(10)]
         rows = []
-        for ch in channels:
+        for ch in up + quiet:
             for i, w in enumerate(weeks):
-                up = i >= 8 and ch == "a"
-                s = (39.0 if up else 30.0) + (1 if i % 2 else -1)
-                e = s * (0.48 if up else 0.6)
+                rise = i >= 8 and ch in up
+                s = (39.0 if rise else 30.0) + (1 if i % 2 else -1)
+                e = s * (0.48 if rise and ch == "a" else 0.6)
                 for metric, num, den in (("sessions", s, np.nan), ("engagement_rate", e, s)):
                     rows.append(
                         dict(
@@ -660,15 +682,21 @@ def test_benjamini_hochberg_holds_back_a_lone_borderline_result(catalog: pd.Data
         dimensions=("channel",),
         baseline=8,
     )
-    alone = evaluate(frame(["a"]), catalog, [rule], date(2025, 9, 28))
-    (ev,) = alone.evaluations
+    night = date(2025, 9, 28)
+    alone = evaluate(frame(["a"], ["f", "g", "h", "i"]), catalog, [rule], night)
+    ev = next(e for e in alone.evaluations if e.dimension_value == "a")
     assert 0.01 < ev.p_value < 0.1 and ev.q_value == pytest.approx(ev.p_value)
-    assert [f.dimension_value for f in alone.findings] == ["a"]
-    crowded = evaluate(frame(["a", "b", "c", "d", "e"]), catalog, [rule], date(2025, 9, 28))
+    assert [f.dimension_value for f in alone.findings] == ["a"] and alone.n_tests == 1
+    quiet = next(e for e in alone.evaluations if e.dimension_value == "f")
+    assert quiet.reason.startswith("leading_below_min_effect") and math.isnan(quiet.q_value)
+    crowded = evaluate(frame(["a", "b", "c", "d", "e"], []), catalog, [rule], night)
     ev_a = next(e for e in crowded.evaluations if e.dimension_value == "a")
     assert ev_a.p_value == pytest.approx(ev.p_value)  # same unadjusted evidence ...
     assert ev_a.p_value < 0.1 < ev_a.q_value  # ... that no longer passes once adjusted
     assert crowded.findings == [] and crowded.n_tests == 5
+    # Without the screen the quiet channels count too, and "a" is held back by them.
+    unscreened = evaluate(frame(["a"], ["f", "g", "h", "i"]), catalog, [rule], night, screen=False)
+    assert unscreened.findings == [] and unscreened.n_tests == 5
 
 
 def test_day_grain_uses_whole_weeks(catalog: pd.DataFrame, rules: list[Rule]) -> None:
