@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from bench.machine import describe  # noqa: E402
 
 
 def _measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -33,17 +35,6 @@ def _measure(command: list[str], env: dict[str, str]) -> tuple[float, float]:
         raise SystemExit(f"failed: {' '.join(command)}")
     # ru_maxrss is in KiB on Linux; for a process tree it is the largest member's peak
     return elapsed, usage.ru_maxrss / 1024
-
-
-def _machine() -> str:
-    cpu = "unknown CPU"
-    with open("/proc/cpuinfo", encoding="utf-8") as handle:
-        for line in handle:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, Python {platform.python_version()}"
 
 
 def main() -> int:
@@ -90,7 +81,7 @@ def main() -> int:
     lines = [
         "# Foundation benchmark: generate, load, full nightly run",
         "",
-        f"Machine: {_machine()}. Command: `.venv/bin/python bench/generate_and_load.py "
+        f"Machine: {describe()}. Command: `.venv/bin/python bench/generate_and_load.py "
         + " ".join(f"--profile {p}" for p in (args.profile or ["small"]))
         + "`. Each stage is a separate process; peak RSS is the largest process of the stage.",
         "",

@@ -29,6 +29,7 @@ class Replay:
 
     alerts: list[Alert]
     fired: dict[date, list[tuple[str, str, str]]]  # night -> (rule_id, dimension, value)
+    first_window_end: dict[str, date]  # alert_id -> end of its window on its first night
 
 
 def replay_nights(inputs: NightInputs, start: date, end: date, *, screen: bool = True) -> Replay:
@@ -40,13 +41,16 @@ def replay_nights(inputs: NightInputs, start: date, end: date, *, screen: bool =
     prepared = prepare(inputs.series, inputs.catalog, inputs.rules)
     alerts: list[Alert] = []
     fired: dict[date, list[tuple[str, str, str]]] = {}
+    first_window_end: dict[str, date] = {}
     night = start
     while night <= end:
         findings = detect(prepared, inputs.catalog, inputs.rules, night, screen=screen)
         alerts = merge_alerts(alerts, findings, night)
         fired[night] = [(f.rule_id, f.dimension, f.dimension_value) for f in findings]
+        for alert in alerts:
+            first_window_end.setdefault(alert.alert_id, alert.window_end)
         night += timedelta(days=1)
-    return Replay(alerts, fired)
+    return Replay(alerts, fired, first_window_end)
 
 
 def replay(inputs: NightInputs, start: date, end: date) -> list[Alert]:
