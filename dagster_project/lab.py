@@ -10,7 +10,9 @@ Dagster run. Detection is then replayed night by night with `backtest.replay_nig
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from dagster_project.settings import DBT_PROJECT_DIR, WAREHOUSE_ENV
 # the parsed nodes carry that name.
 _MANIFESTS: dict[str, Any] = {}
 _WORK = Path(tempfile.gettempdir()) / f"firewatch-lab-{os.getpid()}"
+atexit.register(shutil.rmtree, _WORK, True)  # dbt's target and logs of this process
 
 
 class BuildError(RuntimeError):
@@ -67,12 +70,21 @@ def build_metrics(raw_dir: Path, warehouse: Path) -> None:
 
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     load_raw(raw_dir, warehouse)
+    # dbt reads the warehouse path from the environment (profiles.yml); put it back after, so
+    # whatever else runs in this process (a test session) keeps its own settings.
+    previous = os.environ.get(WAREHOUSE_ENV)
     os.environ[WAREHOUSE_ENV] = str(warehouse)
-    manifest = _manifest(warehouse)
-    result = dbtRunner(manifest=manifest).invoke(
-        _dbt_args("build", "--exclude", "resource_type:test", "resource_type:unit_test")
-    )
-    _release_duckdb()
+    try:
+        manifest = _manifest(warehouse)
+        result = dbtRunner(manifest=manifest).invoke(
+            _dbt_args("build", "--exclude", "resource_type:test", "resource_type:unit_test")
+        )
+    finally:
+        _release_duckdb()
+        if previous is None:
+            os.environ.pop(WAREHOUSE_ENV, None)
+        else:
+            os.environ[WAREHOUSE_ENV] = previous
     if not result.success:
         raise BuildError(f"dbt build failed for {raw_dir}: {result.exception or result.result}")
 
