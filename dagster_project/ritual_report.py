@@ -18,10 +18,18 @@ from dagster_project.state import open_warehouse, publish_frame
 
 def compute(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     catalog = con.execute("select metric_id, layer, owner from main.metric_catalog").df()
+    # When a metric was first reported: its first period with a value, at its finest grain (the
+    # series is zero-filled over the calendar, and a month starts before its first day of data).
     first = con.execute(
-        "select metric_id, min(period_start) as first_period from main.metric_series "
-        "group by metric_id"
+        "select metric_id, grain, min(period_start) as first_period from main.metric_series "
+        "where coalesce(numerator, 0) <> 0 group by metric_id, grain"
     ).df()
+    finest = {"day": 0, "week": 1, "month": 2}
+    first = (
+        first.assign(order=first["grain"].map(finest))
+        .sort_values(["metric_id", "order"])
+        .drop_duplicates("metric_id")[["metric_id", "first_period"]]
+    )
     (as_of,) = con.execute("select as_of_date from intermediate.int_run_context").fetchone()
     tables = {
         r[0]

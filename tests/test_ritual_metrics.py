@@ -75,8 +75,9 @@ def test_cli_and_table_follow_decisions(
         did = con.execute("select decision_id from main.decision_queue").fetchone()[0]
         record_action(con, did, "decide", "ana", text="retarget to buyers")
     frame = refresh(warehouse).set_index("metric_id")
-    # the tiny data starts 2025-03-03, so the first monthly period is March: 03-01..05-31 = 92 days
-    assert frame.loc["spend", "days_reported"] == 92 and frame.loc["spend", "is_ritual"]
+    # the tiny data's first spend is on 2025-03-03 (not the month's first day, which the
+    # zero-filled series also holds): 03-03..05-31 = 90 days
+    assert frame.loc["spend", "days_reported"] == 90 and frame.loc["spend", "is_ritual"]
     assert frame.loc["lead_to_sql_rate", "decisions_taken"] == 1
     assert not frame.loc["lead_to_sql_rate", "is_ritual"]
     assert query(warehouse, "select count(*) from main.ritual_metrics where is_ritual") == [
