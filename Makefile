@@ -47,7 +47,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check dagster_project tests bench
 	$(BIN)/ruff format --check dagster_project tests bench
 
-# Detection quality: 56 scenario + 200 null runs, about 1 h 15 min on 2 cores (cached in
+# Detection quality: 56 scenario + 200 null runs, about 1 h on 2 cores (cached in
 # bench/.cache/detection, so a rule change re-tallies with `--stage evaluate` in minutes).
 bench-detection: $(MANIFEST)
 	$(BIN)/python bench/detection.py
