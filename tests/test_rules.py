@@ -66,12 +66,12 @@ def test_built_in_rules_load_with_their_settings(catalog: pd.DataFrame) -> None:
     quality = by_id["engagement_up_lead_quality_down"]
     assert (quality.grain, quality.window, quality.baseline, quality.gap) == ("day", 14, 84, 7)
     assert quality.dimensions == ("total", "channel")
-    assert (quality.min_volume_leading, quality.min_volume_outcome) == (100, 50)
+    assert (quality.min_volume_leading, quality.min_volume_outcome) == (100, 100)
     assert (quality.min_effect, quality.outcome_floor) == (0.15, 0.10)
     assert quality.severity == "warn" and quality.owner is None
     cac = by_id["engagement_up_cac_up"]
     assert (cac.grain, cac.window, cac.baseline) == ("day", 14, 84)
-    assert by_id["leads_up_lead_quality_down"].min_volume_outcome == 50
+    assert by_id["leads_up_lead_quality_down"].min_volume_outcome == 100
     assert by_id["spend_up_revenue_flat"].min_effect == 0.2
 
 
