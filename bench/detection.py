@@ -175,7 +175,7 @@ def evaluate_run(run_id: str) -> dict[str, Any]:
     """Replays one cached run with the current rules and with the z-score baseline."""
     from dagster_project.backtest import replay_nights
     from dagster_project.divergence.rules import catalog_index, load_rules
-    from dagster_project.divergence.zscore import episodes, zscore_nights
+    from dagster_project.divergence.zscore import episodes, latest_period_end, zscore_nights
     from dagster_project.night import NightInputs
 
     folder = CACHE / run_id
@@ -214,7 +214,7 @@ def evaluate_run(run_id: str) -> dict[str, Any]:
     grain_of = {rule.id: rule.grain for rule in rules}
     z_fired = zscore_nights(series, catalog_index(catalog), rules, nights)
     theirs = [
-        (key[0], key[1], key[2], a.isoformat(), b.isoformat(), _point_end(a, grain_of[key[0]]))
+        (*key, a.isoformat(), b.isoformat(), latest_period_end(a, grain_of[key[0]]).isoformat())
         for key, a, b in episodes(z_fired)
     ]
     return {
@@ -228,13 +228,6 @@ def evaluate_run(run_id: str) -> dict[str, Any]:
         **episodes_of,
         "zscore": theirs,
     }
-
-
-def _point_end(night: date, grain: str) -> str:
-    """The end of the period a z-score alert judged on `night`: the day, or the last Sunday."""
-    if grain == "week":
-        night -= timedelta(days=(night.weekday() + 1) % 7)
-    return night.isoformat()
 
 
 def _tally(results: list[dict[str, Any]], which: str, rule_ids: list[str]) -> dict[str, Any]:

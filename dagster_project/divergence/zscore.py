@@ -18,6 +18,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from .detect import period_end
 from .rules import MetricInfo, Rule
 
 TRAINING_POINTS = 14
@@ -52,8 +53,12 @@ def _watch(rule: Rule, metrics: dict[str, MetricInfo]) -> _Watch:
     return _Watch(rule, rule.outcome_metric, 1.0 if rule.outcome_bad == "up" else -1.0)
 
 
-def _period_end(start: date, grain: str) -> date:
-    return start + timedelta(days=6) if grain == "week" else start
+def latest_period_end(night: date, grain: str) -> date:
+    """The end of the latest period complete on `night`: the night itself at day grain, the
+    last Sunday on or before it at week grain (weeks run Monday to Sunday)."""
+    if grain == "week":
+        return night - timedelta(days=(night.weekday() + 1) % 7)
+    return night
 
 
 def zscore_nights(
@@ -82,14 +87,11 @@ def zscore_nights(
             group = group.sort_values("start")
             z = zscore_flags(group["value"].astype(float).to_numpy())
             by_end = {
-                _period_end(s, rule.grain): float(zv)
+                period_end(s, rule.grain): float(zv)
                 for s, zv in zip(group["start"], z, strict=True)
             }
             for night in nights:
-                end = night
-                if rule.grain == "week":  # the last week that has ended by the night
-                    end = night - timedelta(days=(night.weekday() + 1) % 7)
-                zv = by_end.get(end, np.nan)
+                zv = by_end.get(latest_period_end(night, rule.grain), np.nan)
                 if np.isfinite(zv) and watch.sign * zv >= sensitivity:
                     fired[night].append((rule.id, str(dimension), str(value)))
     return fired
