@@ -12,7 +12,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 DEMO_SCENARIO ?= clicks_up_nobody_stays:paid_search:2025-09-08
 
-.PHONY: install manifest demo run test lint dev clean bench-detection
+.PHONY: install manifest demo run test lint dev clean bench-detection docs
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,17 @@ lint: $(STAMP)
 # bench/.cache/detection, so a rule change re-tallies with `--stage evaluate` in minutes).
 bench-detection: $(MANIFEST)
 	$(BIN)/python bench/detection.py
+
+# dbt's docs site (lineage with the BI exposures, column docs, the warehouse's catalog). dbt opens
+# the warehouse to read the catalog, so run it while no nightly run or other client holds it.
+docs: $(MANIFEST)
+	@test -f warehouse/firewatch.duckdb || \
+		{ echo "no warehouse at warehouse/firewatch.duckdb: run make demo first" >&2; exit 1; }
+	cd dbt_project && FIREWATCH_WAREHOUSE=$(CURDIR)/warehouse/firewatch.duckdb \
+		../$(BIN)/dbt docs generate --profiles-dir . --quiet
+	@echo "Docs: $(CURDIR)/dbt_project/target/index.html"
+	@echo "Serve: cd dbt_project && ../$(BIN)/dbt docs serve --port 8080 --profiles-dir ."
+	@echo "   or: $(BIN)/python -m http.server -d dbt_project/target 8080"
 
 dev: $(MANIFEST)
 	mkdir -p $(DAGSTER_HOME)

@@ -19,7 +19,12 @@ def _run(args: argparse.Namespace) -> int:
     # Imported here so `firewatch generate` works before the dbt manifest exists.
     from dagster_project.runner import run_nightly
 
-    return run_nightly(raw_dir=args.raw_dir, warehouse=args.warehouse, as_of=args.as_of or "")
+    return run_nightly(
+        raw_dir=args.raw_dir,
+        warehouse=args.warehouse,
+        as_of=args.as_of or "",
+        full_refresh=args.full_refresh,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--warehouse",
         help="DuckDB file (default $FIREWATCH_WAREHOUSE or warehouse/firewatch.duckdb).",
     )
-    run.add_argument("--as-of", type=_date, default=None, help="Night to run as of (YYYY-MM-DD).")
+    run.add_argument(
+        "--as-of",
+        type=_date,
+        default=None,
+        help="Night to run as of (YYYY-MM-DD): that day's partition, as the schedule runs it "
+        "(default: the last day with data).",
+    )
+    run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="Reload every raw file and rebuild the incremental models from scratch.",
+    )
     run.set_defaults(handler=_run)
     register_queue(sub)
     register_backtest(sub)

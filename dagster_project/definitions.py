@@ -1,4 +1,5 @@
-"""Dagster definitions of kpi-firewatch: assets, checks, the `nightly` job and its resources."""
+"""Dagster definitions of kpi-firewatch: assets, checks, the `nightly` job, its schedule and
+its resources."""
 
 from __future__ import annotations
 
@@ -11,28 +12,50 @@ from dagster_project.assets.divergence import (
     decision_queue,
     ritual_metrics,
 )
-from dagster_project.assets.raw import raw_tables
+from dagster_project.assets.operations import bi_copy, notifications
+from dagster_project.assets.raw import build_raw_assets
 from dagster_project.progress import LogProgress, Progress
+from dagster_project.schedules import build_failure_sensor, build_schedule
 from dagster_project.settings import Settings
 
 NIGHTLY_JOB = "nightly"
 
 
+def nightly_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
+    """One partition per calendar day in the schedule's time zone, up to the last complete one."""
+    return dg.DailyPartitionsDefinition(
+        start_date=settings.partitions_start, timezone=settings.timezone
+    )
+
+
 def build_definitions(settings: Settings, progress: Progress | None = None) -> dg.Definitions:
+    partitions = nightly_partitions(settings)
     nightly = dg.define_asset_job(
         NIGHTLY_JOB,
         selection=dg.AssetSelection.all(),
+        partitions_def=partitions,
         # DuckDB has one writer: steps run one after another in one process.
         executor_def=dg.in_process_executor,
         description=(
-            "Load the landing folder, build and test every dbt model, check every divergence "
-            "rule, update alerts and the decision queue."
+            "Load the new landing files, rebuild the night's event-level models (plus the "
+            "lookback) and every mart, check every divergence rule, update alerts and the "
+            "decision queue, notify owners, publish the BI copy."
         ),
     )
     return dg.Definitions(
-        assets=[raw_tables, build_dbt_assets(), alerts, decision_queue, ritual_metrics],
+        assets=[
+            build_raw_assets(partitions),
+            *build_dbt_assets(partitions),
+            alerts,
+            decision_queue,
+            ritual_metrics,
+            notifications,
+            bi_copy,
+        ],
         asset_checks=[build_divergence_checks()],
         jobs=[nightly],
+        schedules=[build_schedule(nightly, settings)],
+        sensors=[build_failure_sensor(settings)],
         resources={
             "dbt": dbt_resource(),
             "settings": settings,

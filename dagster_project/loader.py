@@ -15,6 +15,14 @@ zero does a second query fetch the first few offending rows, and only then is a 
 with Python's ``csv`` module to turn record numbers into physical line numbers (a quoted field
 may contain newlines, so record number != line number). The happy path has no per-row Python.
 
+Loads are incremental by file: ``raw._loaded_files`` remembers every file loaded (name, size,
+modification time, rows). When the files already loaded are still there, unchanged and first in
+name order, only the new files are validated and appended; otherwise (a file changed, vanished
+or sorts before one already loaded) that table is replaced from all its files. A night that
+adds one day of files therefore reads one day, not the history. ``raw._load_log`` records how
+each table was loaded, so dbt's incremental models know when a table was replaced and a full
+rebuild of them is due. ``full_refresh=True`` replaces every table.
+
 Rows are never deduplicated here: each row keeps ``_source_file``, ``_file_index`` (name order,
 from 0) and ``_row_number`` (1-based data row in its file) so that dbt staging can keep the row
 from the latest file for each key.
@@ -27,7 +35,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -35,7 +43,7 @@ import duckdb
 
 from dagster_project.raw_schema import DUCKDB_TYPES, META_COLUMNS, TABLES, Column, RawTable
 
-__all__ = ["InputProblem", "LoadReport", "RawInputError", "load_raw"]
+__all__ = ["InputProblem", "LoadReport", "RawInputError", "latest_event_date", "load_raw"]
 
 # At most this many problems are listed per file and column; the rest are summed up in one line.
 MAX_PROBLEMS_PER_COLUMN = 20
@@ -132,6 +140,8 @@ class LoadReport:
     files: dict[str, list[str]] = field(default_factory=dict)
     extra_columns: dict[str, list[str]] = field(default_factory=dict)
     missing_optional: list[str] = field(default_factory=list)
+    modes: dict[str, str] = field(default_factory=dict)  # replace | append | unchanged
+    new_files: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -146,6 +156,8 @@ class LoadReport:
         for name, rows in self.row_counts.items():
             n_files = len(self.files.get(name, []))
             line = f"  {name}: {rows:,} rows from {n_files} file{'s' if n_files != 1 else ''}"
+            if name in self.modes:
+                line += f" ({self.modes[name]}, {len(self.new_files.get(name, []))} new)"
             if self.extra_columns.get(name):
                 line += f" (extra columns: {', '.join(self.extra_columns[name])})"
             lines.append(line)
@@ -184,6 +196,8 @@ class _SourceFile:
     n_fields: int = 0  # CSV: number of header fields
     rows: int = 0
     readable: bool = True
+    size: int = 0
+    mtime_ns: int = 0
 
     @property
     def display(self) -> str:
@@ -222,6 +236,13 @@ class _TablePlan:
     folder: Path
     files: list[_SourceFile] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)  # lower-case, in order of first appearance
+    # "replace": rebuild from all files; "append": add files[n_loaded:]; "unchanged": nothing new
+    mode: Literal["replace", "append", "unchanged"] = "replace"
+    n_loaded: int = 0
+
+    @property
+    def new_files(self) -> list[_SourceFile]:
+        return self.files[self.n_loaded :]
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,8 +250,14 @@ class _TablePlan:
 # --------------------------------------------------------------------------------------------
 
 
-def load_raw(raw_dir: Path, warehouse: Path, *, loaded_at: datetime | None = None) -> LoadReport:
-    """Validate every raw table under ``raw_dir`` and replace ``raw.*`` in ``warehouse``.
+def load_raw(
+    raw_dir: Path,
+    warehouse: Path,
+    *,
+    loaded_at: datetime | None = None,
+    full_refresh: bool = False,
+) -> LoadReport:
+    """Validate the new raw files under ``raw_dir`` and bring ``raw.*`` in ``warehouse`` up to date.
 
     Raises ``RawInputError`` (listing all problems) without touching the warehouse when any
     input breaks the contract. ``loaded_at`` (default: now) is stored in ``_loaded_at`` as a
@@ -248,6 +275,7 @@ def load_raw(raw_dir: Path, warehouse: Path, *, loaded_at: datetime | None = Non
         raise RawInputError(problems)
 
     plans: list[_TablePlan] = []
+    loaded = {} if full_refresh else _loaded_files(warehouse)
     # Validation runs in a private in-memory database whose spill files go to a temporary
     # folder, so a failed load never opens (let alone creates or locks) the warehouse.
     with tempfile.TemporaryDirectory(prefix="firewatch-load-") as tmp:
@@ -259,7 +287,8 @@ def load_raw(raw_dir: Path, warehouse: Path, *, loaded_at: datetime | None = Non
                 plans.append(plan)
                 if not plan.files and not table.needed_for_run:
                     report.missing_optional.append(table.name)
-                for f in plan.files:
+                _choose_mode(plan, loaded.get(table.name, []))
+                for f in plan.new_files:
                     _validate_file(con, plan, f, found)
                 # Header problems are found before any values; list them file by file.
                 order = {f.display: f.index for f in plan.files}
@@ -275,10 +304,112 @@ def load_raw(raw_dir: Path, warehouse: Path, *, loaded_at: datetime | None = Non
         report.files[name] = [f.rel for f in plan.files]
         report.row_counts[name] = sum(f.rows for f in plan.files)
         report.extra_columns[name] = list(plan.extras)
+        report.modes[name] = plan.mode
+        report.new_files[name] = [f.rel for f in plan.new_files]
 
     _write_warehouse(warehouse, plans, stamp)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def latest_event_date(raw_dir: Path) -> date | None:
+    """The last day of ads or web activity in the landing folder: the night a run without an
+    explicit date is for. None when it cannot be read; the load then says what is wrong."""
+    parts = []
+    for table, column in (("ads_daily", "date"), ("web_events", "event_timestamp")):
+        folder = Path(raw_dir) / table
+        for kind in ("csv", "parquet"):
+            if not any(folder.glob(f"*.{kind}")):
+                continue
+            pattern = _lit(str(folder / f"*.{kind}"))
+            source = (
+                f"read_csv({pattern}, all_varchar = true, header = true, union_by_name = true)"
+                if kind == "csv"
+                else f"read_parquet({pattern}, union_by_name = true)"
+            )
+            parts.append(
+                f"SELECT max(TRY_CAST(left(CAST({_q(column)} AS VARCHAR), 10) AS DATE)) AS d "
+                f"FROM {source}"
+            )
+    if not parts:
+        return None
+    con = _connect(":memory:")
+    try:
+        (latest,) = con.execute(f"SELECT max(d) FROM ({' UNION ALL '.join(parts)})").fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return latest
+
+
+# --------------------------------------------------------------------------------------------
+# What is already loaded
+# --------------------------------------------------------------------------------------------
+
+_LOADED_DDL = """
+CREATE TABLE IF NOT EXISTS raw._loaded_files (
+    table_name VARCHAR, file_name VARCHAR, file_index INTEGER, size_bytes BIGINT,
+    mtime_ns BIGINT, row_count BIGINT, loaded_at TIMESTAMP
+)"""
+_LOAD_LOG_DDL = """
+CREATE TABLE IF NOT EXISTS raw._load_log (
+    loaded_at TIMESTAMP, table_name VARCHAR, mode VARCHAR, new_files INTEGER, new_rows BIGINT
+)"""
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    name: str
+    index: int
+    size: int
+    mtime_ns: int
+    rows: int
+    columns: frozenset[str]
+
+
+def _loaded_files(warehouse: Path) -> dict[str, list[_Loaded]]:
+    """What the warehouse holds already, per raw table; empty when it has no load yet."""
+    if not warehouse.exists():
+        return {}
+    # Imported here: the state module pulls in the divergence package, the loader needs only
+    # its lock-waiting connection.
+    from dagster_project.state import open_warehouse, table_exists
+
+    with open_warehouse(warehouse, read_only=True) as con:
+        if not table_exists(con, "raw", "_loaded_files"):
+            return {}
+        columns: dict[str, set[str]] = {}
+        for table, column in con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'raw'"
+        ).fetchall():
+            columns.setdefault(table, set()).add(column)
+        rows = con.execute(
+            "SELECT table_name, file_name, file_index, size_bytes, mtime_ns, row_count "
+            "FROM raw._loaded_files ORDER BY table_name, file_index"
+        ).fetchall()
+    loaded: dict[str, list[_Loaded]] = {}
+    for table, name, index, size, mtime_ns, count in rows:
+        if table not in columns:  # the table itself was dropped: load it again
+            continue
+        loaded.setdefault(table, []).append(
+            _Loaded(name, index, size, mtime_ns, count, frozenset(columns[table]))
+        )
+    return loaded
+
+
+def _choose_mode(plan: _TablePlan, loaded: list[_Loaded]) -> None:
+    """Append when the loaded files are an unchanged prefix of today's files, else replace."""
+    prefix = [(f.rel, f.index, f.size, f.mtime_ns) for f in plan.files[: len(loaded)]]
+    same = prefix == [(x.name, x.index, x.size, x.mtime_ns) for x in loaded]
+    if not loaded or not same:
+        plan.mode, plan.n_loaded = "replace", 0
+        return
+    plan.n_loaded = len(loaded)
+    for f, x in zip(plan.files, loaded, strict=False):
+        f.rows = x.rows
+    plan.mode = "append" if plan.new_files else "unchanged"
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,7 +446,15 @@ def _plan_table(
     contract = {c.name for c in table.columns}
     for index, path in enumerate(paths):
         kind: Literal["csv", "parquet"] = "csv" if path.suffix.lower() == ".csv" else "parquet"
-        f = _SourceFile(path=path, rel=path.name, index=index, kind=kind)
+        stat = path.stat()
+        f = _SourceFile(
+            path=path,
+            rel=path.name,
+            index=index,
+            kind=kind,
+            size=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
+        )
         plan.files.append(f)
         names = (
             _read_csv_header(f, problems)
@@ -769,15 +908,23 @@ def _csv_structure_problem(f: _SourceFile) -> tuple[int, str] | None:
 
 
 def _write_warehouse(warehouse: Path, plans: list[_TablePlan], stamp: datetime) -> None:
-    """Replace every raw table in one transaction; on any error nothing changes."""
+    """Replace or extend every raw table in one transaction; on any error nothing changes."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = _connect(str(warehouse))
     try:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+            con.execute(_LOADED_DDL)
+            con.execute(_LOAD_LOG_DDL)
             for plan in plans:
-                _write_table(con, plan, stamp)
+                if plan.mode == "replace":
+                    _create_table(con, plan)
+                elif plan.mode == "append":
+                    _add_new_extras(con, plan)
+                for f in plan.new_files:
+                    _insert_file(con, plan, f, stamp)
+                _remember_files(con, plan, stamp)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -786,27 +933,63 @@ def _write_warehouse(warehouse: Path, plans: list[_TablePlan], stamp: datetime) 
         con.close()
 
 
-def _write_table(con: duckdb.DuckDBPyConnection, plan: _TablePlan, stamp: datetime) -> None:
-    table = plan.table
-    target = f"raw.{_q(table.name)}"
-    defs = [f"{_q(c.name)} {DUCKDB_TYPES[c.type]}" for c in table.columns]
+def _target(plan: _TablePlan) -> str:
+    return f"raw.{_q(plan.table.name)}"
+
+
+def _create_table(con: duckdb.DuckDBPyConnection, plan: _TablePlan) -> None:
+    defs = [f"{_q(c.name)} {DUCKDB_TYPES[c.type]}" for c in plan.table.columns]
     defs += [f"{_q(x)} varchar" for x in plan.extras]
     defs += [f"{_q(m)} {t}" for m, t in META_COLUMNS.items()]
-    con.execute(f"CREATE OR REPLACE TABLE {target} ({', '.join(defs)})")
-    for f in plan.files:
-        rel, convs = _values_relation(plan, f)
-        select = []
-        for i, col in enumerate(table.columns):
-            if col.name in convs:
-                select.append(f"p_{i}")
-            else:
-                select.append(f"CAST(NULL AS {DUCKDB_TYPES[col.type]})")
-        select += [f"x_{j}" for j in range(len(plan.extras))]
-        select += ["CAST(? AS VARCHAR)", "CAST(? AS INTEGER)", _RN, "CAST(? AS TIMESTAMP)"]
-        con.execute(
-            f"INSERT INTO {target} SELECT {', '.join(select)} FROM ({rel})",
-            [f.rel, f.index, stamp],
+    con.execute(f"CREATE OR REPLACE TABLE {_target(plan)} ({', '.join(defs)})")
+
+
+def _add_new_extras(con: duckdb.DuckDBPyConnection, plan: _TablePlan) -> None:
+    """A new file may bring an extra column the loaded files did not have: keep it too."""
+    have = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'raw' AND table_name = ?",
+            [plan.table.name],
+        ).fetchall()
+    }
+    for extra in plan.extras:
+        if extra not in have:
+            con.execute(f"ALTER TABLE {_target(plan)} ADD COLUMN {_q(extra)} varchar")
+
+
+def _insert_file(
+    con: duckdb.DuckDBPyConnection, plan: _TablePlan, f: _SourceFile, stamp: datetime
+) -> None:
+    table = plan.table
+    rel, convs = _values_relation(plan, f)
+    select = []
+    for i, col in enumerate(table.columns):
+        value = f"p_{i}" if col.name in convs else f"CAST(NULL AS {DUCKDB_TYPES[col.type]})"
+        select.append(f"{value} AS {_q(col.name)}")
+    select += [f"x_{j} AS {_q(x)}" for j, x in enumerate(plan.extras)]
+    meta = ["CAST(? AS VARCHAR)", "CAST(? AS INTEGER)", _RN, "CAST(? AS TIMESTAMP)"]
+    select += [f"{value} AS {_q(m)}" for value, m in zip(meta, META_COLUMNS, strict=True)]
+    # BY NAME: an appended table may have its columns in another order than this plan's.
+    con.execute(
+        f"INSERT INTO {_target(plan)} BY NAME SELECT {', '.join(select)} FROM ({rel})",
+        [f.rel, f.index, stamp],
+    )
+
+
+def _remember_files(con: duckdb.DuckDBPyConnection, plan: _TablePlan, stamp: datetime) -> None:
+    name = plan.table.name
+    con.execute("DELETE FROM raw._loaded_files WHERE table_name = ?", [name])
+    if plan.files:
+        con.executemany(
+            "INSERT INTO raw._loaded_files VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[name, f.rel, f.index, f.size, f.mtime_ns, f.rows, stamp] for f in plan.files],
         )
+    con.execute(
+        "INSERT INTO raw._load_log VALUES (?, ?, ?, ?, ?)",
+        [stamp, name, plan.mode, len(plan.new_files), sum(f.rows for f in plan.new_files)],
+    )
 
 
 # --------------------------------------------------------------------------------------------

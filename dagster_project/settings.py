@@ -1,4 +1,4 @@
-"""Where kpi-firewatch reads and writes: paths from flags, environment variables or defaults.
+"""Where kpi-firewatch reads and writes, and when it runs: flags, environment variables, defaults.
 
 Resolved once per process into absolute paths, because dbt runs in the dbt project's folder and
 a relative warehouse path would point somewhere else there.
@@ -8,19 +8,63 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 RAW_DIR_ENV = "FIREWATCH_RAW_DIR"
 WAREHOUSE_ENV = "FIREWATCH_WAREHOUSE"
+BI_COPY_ENV = "FIREWATCH_BI_COPY"
+BI_PARQUET_ENV = "FIREWATCH_BI_PARQUET_DIR"
+CRON_ENV = "FIREWATCH_SCHEDULE_CRON"
+TIMEZONE_ENV = "FIREWATCH_TIMEZONE"
+PARTITIONS_START_ENV = "FIREWATCH_PARTITIONS_START"
+
+DEFAULT_CRON = "0 2 * * *"
+DEFAULT_TIMEZONE = "UTC"
+# The first day a partition exists for; data before it is still loaded and built, it is just
+# not a partition one can backfill on its own.
+DEFAULT_PARTITIONS_START = "2024-01-01"
+
+
+class SettingsError(ValueError):
+    """A setting from the environment that cannot be used; names the variable."""
+
+
+def _timezone(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"{TIMEZONE_ENV}={text!r} is not an IANA time zone") from None
+    return text
+
+
+def _cron(text: str) -> str:
+    # Dagster validates the expression itself; five fields is what it accepts.
+    if len(text.split()) != 5:
+        raise SettingsError(f"{CRON_ENV}={text!r} is not a five-field cron expression")
+    return text
+
+
+def _start(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise SettingsError(f"{PARTITIONS_START_ENV}={text!r} is not a date (YYYY-MM-DD)") from None
 
 
 @dataclass(frozen=True)
 class Settings:
     raw_dir: Path
     warehouse: Path
+    bi_copy: Path | None = None  # None: beside the warehouse, `<stem>_bi.duckdb`
+    bi_parquet_dir: Path | None = None  # None: no Parquet copy
+    cron: str = DEFAULT_CRON
+    timezone: str = DEFAULT_TIMEZONE
+    partitions_start: str = DEFAULT_PARTITIONS_START
 
     @classmethod
     def from_env(
@@ -33,9 +77,23 @@ class Settings:
             or os.environ.get(WAREHOUSE_ENV)
             or PROJECT_ROOT / "warehouse" / "firewatch.duckdb"
         )
+        bi = os.environ.get(BI_COPY_ENV, "").strip()
+        parquet = os.environ.get(BI_PARQUET_ENV, "").strip()
         return cls(
-            raw_dir=Path(raw).expanduser().resolve(), warehouse=Path(wh).expanduser().resolve()
+            raw_dir=Path(raw).expanduser().resolve(),
+            warehouse=Path(wh).expanduser().resolve(),
+            bi_copy=Path(bi).expanduser().resolve() if bi else None,
+            bi_parquet_dir=Path(parquet).expanduser().resolve() if parquet else None,
+            cron=_cron(os.environ.get(CRON_ENV, "").strip() or DEFAULT_CRON),
+            timezone=_timezone(os.environ.get(TIMEZONE_ENV, "").strip() or DEFAULT_TIMEZONE),
+            partitions_start=_start(
+                os.environ.get(PARTITIONS_START_ENV, "").strip() or DEFAULT_PARTITIONS_START
+            ),
         )
+
+    @property
+    def bi_copy_path(self) -> Path:
+        return self.bi_copy or self.warehouse.with_name(f"{self.warehouse.stem}_bi.duckdb")
 
     def export(self) -> None:
         """Make the paths visible to child processes (dbt reads the warehouse path from the env)."""

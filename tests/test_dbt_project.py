@@ -52,7 +52,7 @@ def test_dbt_unit_tests_pass(tiny: Path) -> None:
     """Sessionisation, attribution, maturity and fx unit tests (excluded from nightly runs)."""
     result = _dbt(tiny, "test", "--select", "test_type:unit")
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "PASS=6 " in result.stdout
+    assert "PASS=7 " in result.stdout
 
 
 def test_sources_are_fresh_after_a_load(tiny: Path) -> None:

@@ -516,16 +516,105 @@ def test_error_while_writing_rolls_back_every_table(
     write(raw, "ads_daily", "part-002.csv", VALID["ads_daily"])
     write(raw, "crm_deals", "part-002.csv", VALID["crm_deals"].replace("d1,", "d2,"))
 
-    real = loader._write_table
+    real = loader._insert_file
 
-    def failing(con: duckdb.DuckDBPyConnection, plan: object, stamp: datetime) -> None:
+    def failing(con: duckdb.DuckDBPyConnection, plan: object, f: object, stamp: datetime) -> None:
         if plan.table.name == "crm_deals":  # type: ignore[attr-defined]
             raise OSError("disk full")
-        real(con, plan, stamp)  # type: ignore[arg-type]
+        real(con, plan, f, stamp)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(loader, "_write_table", failing)
+    monkeypatch.setattr(loader, "_insert_file", failing)
     with pytest.raises(OSError, match="disk full"):
         load_raw(raw, wh, loaded_at=LOADED_AT)
     # ads_daily was already rewritten inside the transaction, and must be rolled back too.
     assert query(wh, "SELECT count(*) FROM raw.ads_daily") == [(2,)]
     assert query(wh, "SELECT deal_id FROM raw.crm_deals") == [("d1",)]
+
+
+# --- incremental loads ---------------------------------------------------------------------
+
+ADS_DAY_2 = (
+    "date,platform,account_id,campaign_id,campaign_name,impressions,clicks,spend,currency,label\n"
+    "2025-09-02,google_ads,A1,C1,Brand,900,45,11.00,EUR,x\n"
+)
+
+
+def test_new_file_is_appended_and_only_it_is_read(tmp_path: Path) -> None:
+    raw = landing(tmp_path)
+    wh = tmp_path / "wh.duckdb"
+    first = load_raw(raw, wh, loaded_at=LOADED_AT)
+    assert first.modes["ads_daily"] == "replace"
+    write(raw, "ads_daily", "part-002.csv", ADS_DAY_2)
+    later = datetime(2025, 9, 3, 6, 0, 0)
+    report = load_raw(raw, wh, loaded_at=later)
+    assert report.modes["ads_daily"] == "append"
+    assert report.new_files["ads_daily"] == ["part-002.csv"]
+    assert report.modes["crm_deals"] == "unchanged"
+    assert report.row_counts["ads_daily"] == 3  # two loaded before, one new
+    rows = query(
+        wh,
+        "SELECT _source_file, _file_index, _loaded_at, label FROM raw.ads_daily "
+        "ORDER BY _file_index, _row_number",
+    )
+    # the old rows keep their load time; the new file continues the name order; its extra
+    # column is added to the table (null for the rows of the older file)
+    assert rows == [
+        ("part-001.csv", 0, LOADED_AT, None),
+        ("part-001.csv", 0, LOADED_AT, None),
+        ("part-002.csv", 1, later, "x"),
+    ]
+    log = query(
+        wh,
+        "SELECT mode, new_files, new_rows FROM raw._load_log "
+        "WHERE table_name = 'ads_daily' ORDER BY loaded_at",
+    )
+    assert log == [("replace", 1, 2), ("append", 1, 1)]
+
+
+def test_a_changed_or_earlier_file_replaces_the_table(tmp_path: Path) -> None:
+    raw = landing(tmp_path)
+    wh = tmp_path / "wh.duckdb"
+    load_raw(raw, wh, loaded_at=LOADED_AT)
+    # rewriting an old file (new size) means the table is rebuilt from every file
+    extra_day = "2025-09-02,google_ads,A1,C1,Brand,900,45,11.00,EUR\n"
+    path = write(raw, "ads_daily", "part-001.csv", VALID["ads_daily"] + extra_day)
+    report = load_raw(raw, wh, loaded_at=LOADED_AT)
+    assert report.modes["ads_daily"] == "replace"
+    assert query(wh, "SELECT count(*) FROM raw.ads_daily") == [(3,)]
+    # a file that sorts before the loaded ones shifts the name order: replace as well
+    write(raw, "ads_daily", "part-000.csv", ADS_DAY_2)
+    report = load_raw(raw, wh, loaded_at=LOADED_AT)
+    assert report.modes["ads_daily"] == "replace"
+    assert query(wh, "SELECT _source_file, count(*) FROM raw.ads_daily GROUP BY 1 ORDER BY 1") == [
+        ("part-000.csv", 1),
+        ("part-001.csv", 3),
+    ]
+    assert path.exists()
+
+
+def test_bad_new_file_leaves_the_warehouse_as_it_was(tmp_path: Path) -> None:
+    raw = landing(tmp_path)
+    wh = tmp_path / "wh.duckdb"
+    load_raw(raw, wh, loaded_at=LOADED_AT)
+    write(raw, "ads_daily", "part-002.csv", ADS_DAY_2.replace(",900,", ",-900,"))
+    with pytest.raises(RawInputError) as caught:
+        load_raw(raw, wh, loaded_at=LOADED_AT)
+    (problem,) = caught.value.problems
+    assert (Path(problem.path).name, problem.line, problem.column) == (
+        "part-002.csv",
+        2,
+        "impressions",
+    )
+    assert query(wh, "SELECT count(*) FROM raw.ads_daily") == [(2,)]
+    assert query(wh, "SELECT count(*) FROM raw._loaded_files WHERE table_name = 'ads_daily'") == [
+        (1,)
+    ]
+
+
+def test_full_refresh_replaces_every_table(tmp_path: Path) -> None:
+    raw = landing(tmp_path)
+    wh = tmp_path / "wh.duckdb"
+    load_raw(raw, wh, loaded_at=LOADED_AT)
+    report = load_raw(raw, wh, loaded_at=LOADED_AT, full_refresh=True)
+    assert set(report.modes.values()) == {"replace"}
+    assert query(wh, "SELECT count(*) FROM raw.ads_daily") == [(2,)]

@@ -4,10 +4,10 @@ The manifest is built at set-up (`make manifest`, i.e. `dbt parse`) and only rea
 at import would cost every Dagster process tens of seconds.
 """
 
-import json
+import os
 import sys
 from collections.abc import Iterator, Mapping
-from datetime import date
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,9 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from dagster_project.partitions import is_full_refresh, run_window
 from dagster_project.progress import Progress
+from dagster_project.rebuild import needs_full_rebuild, record_build
 from dagster_project.settings import DBT_PROJECT_DIR, Settings
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -66,16 +68,14 @@ TRANSLATOR = FirewatchTranslator(
 
 
 class NightlyConfig(dg.Config):
-    """Run configuration of the dbt step."""
+    """Run configuration of the dbt steps (a partition or a backfilled range wins over it)."""
 
     as_of: str = ""  # YYYY-MM-DD; empty: the last day with data
 
 
-def dbt_vars(as_of: str) -> dict[str, str]:
-    """Vars for `dbt build`; rejects anything that is not a calendar date before it reaches SQL."""
-    if not as_of:
-        return {}
-    return {"as_of": date.fromisoformat(as_of).isoformat()}
+# The incremental (event-level) models and everything they read: daily partitioned, so a
+# backfill of a date range is one run that rebuilds those days. The rest is rebuilt whole.
+EVENT_LEVEL = "+config.materialized:incremental"
 
 
 def dbt_resource() -> DbtCliResource:
@@ -88,29 +88,88 @@ def dbt_resource() -> DbtCliResource:
     )
 
 
-def build_dbt_assets() -> dg.AssetsDefinition:
-    @dbt_assets(manifest=require_manifest(), project=DBT_PROJECT, dagster_dbt_translator=TRANSLATOR)
-    def firewatch_dbt_assets(
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Sets variables for the dbt process this step starts, and takes them back afterwards so
+    nothing leaks into later runs of the same Python process."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _build(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    config: NightlyConfig,
+    settings: Settings,
+    progress: Progress,
+    *,
+    incremental: bool,
+) -> Iterator[Any]:
+    settings.export()
+    tags = context.run.tags
+    window = run_window(tags, config.as_of)
+    # dbt unit tests check the SQL, not the data: `make test` runs them, nights do not.
+    # buildable: a test that reads models of both steps runs in the second one, once all it
+    # reads is built (eager would run it in the first, against last night's tables).
+    args = ["build", "--exclude", "test_type:unit", "--indirect-selection", "buildable"]
+    full = incremental and (is_full_refresh(tags) or needs_full_rebuild(settings.warehouse))
+    if full:
+        args.append("--full-refresh")
+    stage = "dbt events" if incremental else "dbt"
+    total, built, checked = len(context.selected_asset_keys), 0, 0
+    with _environment(window.dbt_env()):
+        for event in dbt.cli(args, context=context).stream():
+            if isinstance(event, dg.Output):
+                built += 1
+                progress.report(stage, built, total, f"built {event.output_name}")
+            elif isinstance(event, dg.AssetCheckResult):
+                checked += 1
+            yield event
+    if incremental:
+        record_build(settings.warehouse, full_refresh=full)
+    how = "rebuilt from scratch" if full else f"from {window.first_night or 'the lookback'}"
+    progress.report(stage, built, total, f"{checked} dbt tests passed as asset checks ({how})")
+
+
+def _dbt_step(name: str, *, incremental: bool, **selection: Any) -> dg.AssetsDefinition:
+    @dbt_assets(
+        manifest=require_manifest(),
+        project=DBT_PROJECT,
+        dagster_dbt_translator=TRANSLATOR,
+        name=name,
+        **selection,
+    )
+    def step(
         context: dg.AssetExecutionContext,
         dbt: DbtCliResource,
         config: NightlyConfig,
         settings: dg.ResourceParam[Settings],
         progress: dg.ResourceParam[Progress],
     ) -> Iterator[Any]:
-        settings.export()
-        # dbt unit tests check the SQL, not the data: `make test` runs them, nights do not.
-        args = ["build", "--exclude", "test_type:unit"]
-        variables = dbt_vars(config.as_of)
-        if variables:
-            args += ["--vars", json.dumps(variables)]
-        total, built, checked = len(context.selected_asset_keys), 0, 0
-        for event in dbt.cli(args, context=context).stream():
-            if isinstance(event, dg.Output):
-                built += 1
-                progress.report("dbt", built, total, f"built {event.output_name}")
-            elif isinstance(event, dg.AssetCheckResult):
-                checked += 1
-            yield event
-        progress.report("dbt", built, total, f"{checked} dbt tests passed as asset checks")
+        yield from _build(context, dbt, config, settings, progress, incremental=incremental)
 
-    return firewatch_dbt_assets
+    return step
+
+
+def build_dbt_assets(
+    partitions: dg.PartitionsDefinition | None = None,
+) -> list[dg.AssetsDefinition]:
+    """Two dbt steps: the event-level models (daily partitions), then everything downstream."""
+    return [
+        _dbt_step(
+            "firewatch_event_models",
+            incremental=True,
+            select=EVENT_LEVEL,
+            partitions_def=partitions,
+            backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
+        ),
+        _dbt_step("firewatch_dbt_assets", incremental=False, exclude=EVENT_LEVEL),
+    ]

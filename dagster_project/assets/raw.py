@@ -1,7 +1,9 @@
 """The landing zone as Dagster assets: one asset per raw table, loaded together in one step.
 
 They are loaded together because the load is one transaction: either every raw table moves to
-the new files or none does.
+the new files or none does. The assets are daily partitioned like the event-level models; the
+load itself is incremental by file (only files not loaded before are read), so a partition's
+run and a backfill of many days are the same single step.
 """
 
 from collections.abc import Iterator
@@ -9,6 +11,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from dagster_project.loader import load_raw
+from dagster_project.partitions import is_full_refresh
 from dagster_project.progress import Progress
 from dagster_project.raw_schema import TABLES
 from dagster_project.settings import Settings
@@ -21,38 +24,51 @@ def raw_asset_key(table: str) -> dg.AssetKey:
     return dg.AssetKey([RAW_GROUP, table])
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            raw_asset_key(name),
-            group_name=RAW_GROUP,
-            description=f"Raw `{name}` files from the landing folder, validated, loaded as is.",
-            kinds={"duckdb"},
+def build_raw_assets(partitions: dg.PartitionsDefinition | None = None) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                raw_asset_key(name),
+                group_name=RAW_GROUP,
+                description=f"Raw `{name}` files from the landing folder, validated, loaded as is.",
+                kinds={"duckdb"},
+            )
+            for name in TABLES
+        ],
+        can_subset=False,
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
+    )
+    def raw_tables(
+        context: dg.AssetExecutionContext,
+        settings: dg.ResourceParam[Settings],
+        progress: dg.ResourceParam[Progress],
+    ) -> Iterator[dg.MaterializeResult]:
+        progress.report("load", 0, len(TABLES), f"reading {settings.raw_dir}")
+        report = load_raw(
+            settings.raw_dir, settings.warehouse, full_refresh=is_full_refresh(context.run.tags)
         )
-        for name in TABLES
-    ],
-    can_subset=False,
-)
-def raw_tables(
-    context: dg.AssetExecutionContext,
-    settings: dg.ResourceParam[Settings],
-    progress: dg.ResourceParam[Progress],
-) -> Iterator[dg.MaterializeResult]:
-    progress.report("load", 0, len(TABLES), f"reading {settings.raw_dir}")
-    report = load_raw(settings.raw_dir, settings.warehouse)
-    for missing in report.missing_optional:
-        context.log.warning(
-            f"Optional table {missing} has no files: the metrics that need it are absent."
-        )
-    for done, name in enumerate(TABLES, start=1):
-        rows = report.row_counts.get(name, 0)
-        progress.report("load", done, len(TABLES), f"raw.{name}: {rows:,} rows")
-        yield dg.MaterializeResult(
-            asset_key=raw_asset_key(name),
-            metadata={
-                "dagster/row_count": rows,
-                "files": dg.MetadataValue.json(report.files.get(name, [])),
-                "extra_columns": dg.MetadataValue.json(report.extra_columns.get(name, [])),
-                "missing": name in report.missing_optional,
-            },
-        )
+        for missing in report.missing_optional:
+            context.log.warning(
+                f"Optional table {missing} has no files: the metrics that need it are absent."
+            )
+        for done, name in enumerate(TABLES, start=1):
+            rows = report.row_counts.get(name, 0)
+            mode = report.modes.get(name, "replace")
+            new = report.new_files.get(name, [])
+            progress.report(
+                "load", done, len(TABLES), f"raw.{name}: {rows:,} rows ({mode}, {len(new)} new)"
+            )
+            yield dg.MaterializeResult(
+                asset_key=raw_asset_key(name),
+                metadata={
+                    "dagster/row_count": rows,
+                    "files": dg.MetadataValue.json(report.files.get(name, [])),
+                    "new_files": dg.MetadataValue.json(new),
+                    "load_mode": mode,
+                    "extra_columns": dg.MetadataValue.json(report.extra_columns.get(name, [])),
+                    "missing": name in report.missing_optional,
+                },
+            )
+
+    return raw_tables

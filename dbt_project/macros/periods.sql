@@ -21,10 +21,20 @@
 {%- endmacro %}
 
 {% macro validated_as_of() -%}
-    {#- Only a real calendar date may reach the SQL: anything else fails the run at compile. -#}
+    {#- The `as_of` var, else FIREWATCH_AS_OF (how Dagster passes a night: an env var changes
+        no parse, a --vars value makes dbt parse the whole project again). -#}
     {%- set raw = var('as_of', '') | string | trim -%}
+    {{ return(validated_date(raw or env_var('FIREWATCH_AS_OF', ''), 'as_of')) }}
+{%- endmacro %}
+
+{% macro validated_date(text, what) -%}
+    {#- Only a real calendar date may reach the SQL: anything else fails the run at compile. -#}
+    {%- set raw = text | string | trim -%}
     {%- if raw == '' -%}
         {{ return('') }}
+    {%- endif -%}
+    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', raw) -%}
+        {{ exceptions.raise_compiler_error(what ~ ' must be a date YYYY-MM-DD, got ' ~ raw) }}
     {%- endif -%}
     {%- set parsed = modules.datetime.datetime.strptime(raw, '%Y-%m-%d') -%}
     {{ return(parsed.strftime('%Y-%m-%d')) }}

@@ -4,10 +4,19 @@
     percentiles are right at every grain.
 
     measures: list of [component_name, aggregate_sql]
-    dimensions: mapping of dimension name -> column (none for the total) -#}
-{% macro rollup_components(relation, date_column, measures, grains=['day', 'week', 'month'], dimensions=none) -%}
+    dimensions: mapping of dimension name -> column (none for the total)
+    incremental_source: 'web' or 'ads' for a model materialized incrementally with
+        unique_key ['grain', 'period_start']: a night then re-aggregates only the periods that
+        contain its reprocessing date or come after it, each from all of its rows. -#}
+{% macro rollup_components(relation, date_column, measures, grains=['day', 'week', 'month'], dimensions=none, incremental_source=none) -%}
     {%- if dimensions is none -%}
         {%- set dimensions = {'total': none, 'channel': 'channel'} -%}
+    {%- endif -%}
+    {%- set cutoff = none -%}
+    {%- if incremental_source is not none and is_incremental() -%}
+        {#- two days earlier than the event models' date: a rebuilt session may have started up to
+            two days before its last event (see int_sessions) -#}
+        {%- set cutoff = dbt.dateadd('day', -2, reprocess_from(incremental_source, 'period_start')) -%}
     {%- endif -%}
     with
 
@@ -15,6 +24,13 @@
         select *
         from {{ relation }}
         where {{ date_column }} <= {{ as_of_date() }}
+        {% if cutoff is not none -%}
+        {#- from the start of the earliest period that contains the cutoff, so every period
+            rebuilt is complete -#}
+        and {{ date_column }} >= least(
+            {%- for grain in grains %}{{ period_start(grain, cutoff) }}{% if not loop.last %}, {% endif %}{% endfor -%}
+        )
+        {%- endif %}
     ),
 
     {% for grain in grains %}
@@ -53,6 +69,9 @@
             '{{ name }}' as component,
             cast({{ name }} as {{ type_double() }}) as value
         from agg_{{ grain }}_{{ dimension }}
+        {% if cutoff is not none -%}
+        where period_start >= {{ period_start(grain, cutoff) }}
+        {% endif -%}
         {% if not (outer_last and dimension_last and loop.last) %}union all{% endif %}
         {% endfor %}
         {% endfor %}

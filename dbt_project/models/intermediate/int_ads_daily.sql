@@ -1,8 +1,18 @@
 -- Ads stats per day and campaign in the reporting currency, with the channel of the platform.
+-- Incremental: platforms restate spend and conversions for weeks, so a night rebuilds its
+-- first night minus the ads lookback (28 days by default).
+{{ config(
+    materialized='incremental',
+    unique_key=['report_date', 'platform', 'account_id', 'campaign_id'],
+    incremental_strategy='delete+insert',
+) }}
 with
 
 ads as (
     select * from {{ ref('stg_ads__campaign_days') }}
+    {% if is_incremental() -%}
+    where report_date >= {{ reprocess_from('ads', 'report_date') }}
+    {%- endif %}
 ),
 
 with_rate as (

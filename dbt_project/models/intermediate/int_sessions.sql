@@ -1,9 +1,20 @@
 -- One row per GA4 session (visitor + session_id) with its traffic source, channel and what
 -- happened in it. Engaged follows GA4: 10 s of engagement, 2+ page views, or a conversion.
+-- Incremental: a night rebuilds the sessions with an event on or after its reprocessing date,
+-- from all their events. A GA4 session ends after 30 minutes without activity, so its events
+-- never lie more than two days before its last one: reading two days earlier is enough.
+{{ config(
+    materialized='incremental',
+    unique_key='session_key',
+    incremental_strategy='delete+insert',
+) }}
 with
 
 events as (
     select * from {{ ref('stg_web__events') }}
+    {% if is_incremental() -%}
+    where event_date >= {{ dbt.dateadd('day', -2, reprocess_from('web', 'session_date')) }}
+    {%- endif %}
 ),
 
 channels as (
@@ -29,6 +40,9 @@ sessions as (
         sum(case when event_name = 'purchase' then 1 else 0 end) as purchase_events
     from events
     group by session_key
+    {% if is_incremental() -%}
+    having max(event_date) >= {{ reprocess_from('web', 'session_date') }}
+    {%- endif %}
 ),
 
 final as (

@@ -1,5 +1,11 @@
 -- One row per GA4 event, deduplicated on event_id (or the GA4 natural key when it is absent).
-{{ config(materialized='table') }}
+-- Incremental: a night re-reads only the raw events from its first night minus the web
+-- lookback (GA4 restates about three days); a restated event replaces its earlier version.
+{{ config(
+    materialized='incremental',
+    unique_key='event_key',
+    incremental_strategy='delete+insert',
+) }}
 
 with
 
@@ -12,6 +18,9 @@ source as (
                            dbt.cast("event_timestamp", dbt.type_string()), "'|'", "event_name"]) }}
         ) as event_key
     from {{ source('raw', 'web_events') }}
+    {% if is_incremental() -%}
+    where cast(event_timestamp as date) >= {{ reprocess_from('web', 'event_date') }}
+    {%- endif %}
 ),
 
 latest as (

@@ -1,0 +1,68 @@
+"""The end of a night: tell owners what changed in the queue, then publish the BI copy.
+
+Both come after everything else in the `nightly` job, so a failed step upstream skips them:
+nobody is notified about, and no BI tool sees, a half-built night.
+"""
+
+import dagster as dg
+
+from dagster_project.notify import notify_queue
+from dagster_project.publish import publish_bi_copy
+from dagster_project.settings import Settings
+from dagster_project.state import open_warehouse
+
+GROUP = "decisions"
+
+
+def _as_of(settings: Settings):  # noqa: ANN202 - a date, from the run's context model
+    with open_warehouse(settings.warehouse, read_only=True) as con:
+        return con.execute("select as_of_date from intermediate.int_run_context").fetchone()[0]
+
+
+@dg.asset(
+    key="notifications",
+    deps=["decision_queue"],
+    group_name=GROUP,
+    kinds={"python"},
+    description=(
+        "Tells each decision-queue item's owner when it opens, escalates or passes its due date "
+        "(webhook and/or e-mail from FIREWATCH_* variables), each event once."
+    ),
+)
+def notifications(
+    context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
+) -> dg.MaterializeResult:
+    report = notify_queue(settings.warehouse, _as_of(settings))
+    for error in report.errors:
+        context.log.warning(f"Notification not delivered: {error}")
+    return dg.MaterializeResult(
+        metadata={
+            "notifiers": dg.MetadataValue.json(list(report.notifiers)),
+            "delivered": report.delivered,
+            "failed": report.failed,
+        }
+    )
+
+
+@dg.asset(
+    key="bi_copy",
+    deps=["decision_queue", "ritual_metrics", "notifications"],
+    group_name=GROUP,
+    kinds={"duckdb"},
+    description=(
+        "Read-only copy of the marts, metric_series, metric_catalog, alerts and decision_queue "
+        "for BI tools, swapped in whole after each successful night (docs/bi.md)."
+    ),
+)
+def bi_copy(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+    report = publish_bi_copy(
+        settings.warehouse, settings.bi_copy_path, parquet_dir=settings.bi_parquet_dir
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(report.target)),
+            "tables": len(report.row_counts),
+            "as_of": str(report.as_of_date),
+            "seconds": round(report.seconds, 2),
+        }
+    )
