@@ -1,0 +1,227 @@
+"""Nightly operations end to end: the schedule's partition, late data, backfills, the BI copy.
+
+The late-data case uses the hand-built tiny landing folder (numbers in test_pipeline_tiny):
+night 1 (as of 2025-03-05) has Google's 03-04 spend at 160; a later file restates it to 180
+and a late web file adds a fifth session (page load 5000 ms) on 03-05. After night 2 the marts
+must show 180, 5 sessions and p75 = 4000 ms (sorted 1000..5000, the 0.75 point is the 4th),
+without a full rebuild, and equal a from-scratch build of the same files row for row.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import duckdb
+import pytest
+
+from dagster_project.definitions import NIGHTLY_JOB, build_definitions
+from dagster_project.partitions import RANGE_END_TAG, RANGE_START_TAG, run_window
+from dagster_project.progress import LogProgress
+from dagster_project.schedules import SCHEDULE_NAME
+from dagster_project.settings import Settings, SettingsError
+from tests.conftest import metric, query, run_pipeline, write_csv
+from tests.tiny_landing import write_tiny_landing
+
+WEEK = "2025-03-03"
+RESTATED = "2025-03-06_restated.csv"
+
+
+def _tick(settings: Settings, when: datetime) -> list[dg.RunRequest] | str:
+    with dg.instance_for_test() as instance:
+        defs = build_definitions(settings, progress=LogProgress())
+        schedule = defs.resolve_schedule_def(SCHEDULE_NAME)
+        with dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=when,
+            repository_def=defs.get_repository_def(),
+        ) as context:
+            data = schedule.evaluate_tick(context)
+            return data.run_requests or data.skip_message or ""
+
+
+def test_a_tick_runs_the_day_that_just_ended_in_the_schedule_time_zone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FIREWATCH_SCHEDULE_CRON", "30 1 * * *")
+    monkeypatch.setenv("FIREWATCH_TIMEZONE", "Europe/Warsaw")
+    settings = Settings.from_env(raw_dir=tmp_path, warehouse=tmp_path / "w.duckdb")
+    schedule = build_definitions(settings).resolve_schedule_def(SCHEDULE_NAME)
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 1 * * *", "Europe/Warsaw")
+    # 01:30 in Warsaw on 10 March is 00:30 UTC: the night of 9 March, whatever UTC says
+    warsaw = ZoneInfo("Europe/Warsaw")
+    (request,) = _tick(settings, datetime(2026, 3, 10, 1, 30, tzinfo=warsaw))
+    assert (request.partition_key, request.run_key) == ("2026-03-09", "2026-03-09")
+    (request,) = _tick(settings, datetime(2026, 3, 10, 0, 30, tzinfo=ZoneInfo("UTC")))
+    assert request.partition_key == "2026-03-09"
+    # a night before the first partition is skipped, not run
+    monkeypatch.setenv("FIREWATCH_PARTITIONS_START", "2026-06-01")
+    late_start = Settings.from_env(raw_dir=tmp_path, warehouse=tmp_path / "w.duckdb")
+    assert "before FIREWATCH_PARTITIONS_START" in _tick(
+        late_start, datetime(2026, 3, 10, 1, 30, tzinfo=warsaw)
+    )
+
+
+def test_default_schedule_is_two_oclock_and_bad_settings_name_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("FIREWATCH_SCHEDULE_CRON", "FIREWATCH_TIMEZONE", "FIREWATCH_PARTITIONS_START"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings.from_env(raw_dir=tmp_path, warehouse=tmp_path / "w.duckdb")
+    assert (settings.cron, settings.timezone) == ("0 2 * * *", "UTC")
+    monkeypatch.setenv("FIREWATCH_TIMEZONE", "Mars/Olympus")
+    with pytest.raises(SettingsError, match="FIREWATCH_TIMEZONE"):
+        Settings.from_env()
+    monkeypatch.setenv("FIREWATCH_TIMEZONE", "UTC")
+    monkeypatch.setenv("FIREWATCH_SCHEDULE_CRON", "every night")
+    with pytest.raises(SettingsError, match="FIREWATCH_SCHEDULE_CRON"):
+        Settings.from_env()
+
+
+def test_run_window_of_a_partition_a_range_and_a_plain_run() -> None:
+    assert run_window({"dagster/partition": "2025-03-06"}).dbt_env() == {
+        "FIREWATCH_AS_OF": "2025-03-06",
+        "FIREWATCH_REPROCESS_FROM": "2025-03-06",
+    }
+    ranged = run_window({RANGE_START_TAG: "2025-03-04", RANGE_END_TAG: "2025-03-06"})
+    assert ranged.dbt_env() == {
+        "FIREWATCH_AS_OF": "2025-03-06",
+        "FIREWATCH_REPROCESS_FROM": "2025-03-04",
+    }
+    assert run_window({}).dbt_env() == {"FIREWATCH_AS_OF": "", "FIREWATCH_REPROCESS_FROM": ""}
+    with pytest.raises(ValueError, match="ends before"):
+        run_window({RANGE_START_TAG: "2025-03-06", RANGE_END_TAG: "2025-03-04"})
+
+
+def _late_files(raw: Path) -> None:
+    shutil.move(raw.parent / RESTATED, raw / "ads_daily" / RESTATED)
+    common = dict(user_pseudo_id="u9", session_id="s9", session_number=1, page_location="/")
+    write_csv(
+        raw,
+        "web_events",
+        "events_late.csv",
+        [
+            dict(common, event_id="e90", event_timestamp="2025-03-05T10:00:00Z",
+                 event_name="session_start"),
+            dict(common, event_id="e91", event_timestamp="2025-03-05T10:00:01Z",
+                 event_name="page_view", page_load_ms=5000),
+        ],
+    )  # fmt: skip
+
+
+def _bi_as_of(path: Path) -> str:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return str(con.execute("select max(as_of_date) from bi_copy_info").fetchone()[0])
+    finally:
+        con.close()
+
+
+def _write_locked(path: Path) -> bool:
+    """Whether another process holds DuckDB's write lock on the file. Asks with F_GETLK, which
+    takes no lock: opening the warehouse to find out would itself block the run's writer."""
+    flock = "hhqqi4x"  # struct flock on Linux: type, whence, start, len, pid
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        probe = struct.pack(flock, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        answer = fcntl.fcntl(fd, fcntl.F_GETLK, probe)
+    finally:
+        os.close(fd)
+    return struct.unpack(flock, answer)[0] != fcntl.F_UNLCK
+
+
+def _metric_rows(warehouse: Path) -> list[tuple]:
+    return query(
+        warehouse,
+        "select metric_id, grain, period_start, dimension, dimension_value, numerator, "
+        "denominator, round(value, 9), is_mature from metric_series order by all",
+    )
+
+
+@pytest.mark.slow
+def test_late_data_next_night_incremental_equals_full_and_bi_copy_never_blocks(
+    tmp_path: Path,
+) -> None:
+    raw = tmp_path / "raw"
+    write_tiny_landing(raw)
+    shutil.move(raw / "ads_daily" / RESTATED, tmp_path / RESTATED)  # arrives a day later
+    warehouse = tmp_path / "firewatch.duckdb"
+    bi = tmp_path / "firewatch_bi.duckdb"
+    assert run_pipeline(raw, warehouse, as_of="2025-03-05") == 0
+    assert metric(warehouse, "spend", "day", "2025-03-04")[2] == pytest.approx(160.0)
+    assert _bi_as_of(bi) == "2025-03-05"
+
+    _late_files(raw)
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    night2 = subprocess.Popen(
+        [sys.executable, "-m", "dagster_project.cli", "run", "--raw-dir", str(raw),
+         "--warehouse", str(warehouse), "--as-of", "2025-03-06"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    seen, locked = set(), 0
+    while night2.poll() is None:
+        seen.add(_bi_as_of(bi))  # never blocked, never an error
+        locked += _write_locked(warehouse)
+        time.sleep(0.05)
+    output = night2.stdout.read() if night2.stdout else ""
+    assert night2.returncode == 0, output[-3000:]
+    assert locked > 0, "the run never held the warehouse: the BI check proved nothing"
+    assert seen <= {"2025-03-05", "2025-03-06"}
+    assert "2025-03-05" in seen
+    assert _bi_as_of(bi) == "2025-03-06"
+
+    # the restated day and the late session are in the marts...
+    assert metric(warehouse, "spend", "day", "2025-03-04")[2] == pytest.approx(180.0)
+    assert metric(warehouse, "sessions", "week", WEEK)[2] == 5
+    assert metric(warehouse, "page_load_p75", "week", WEEK)[2] == pytest.approx(4000.0)
+    # ...by appending two files and an incremental dbt build, not by rebuilding everything
+    loads = query(
+        warehouse,
+        "select table_name, mode, new_files from raw._load_log where mode = 'append' "
+        "order by table_name",
+    )
+    assert loads == [("ads_daily", "append", 1), ("web_events", "append", 1)]
+    assert query(
+        warehouse, "select full_refresh from firewatch_state.dbt_builds order by finished_at"
+    ) == [(True,), (False,)]
+
+    # and the incremental warehouse equals a build from scratch of the same files
+    fresh = tmp_path / "fresh.duckdb"
+    assert run_pipeline(raw, fresh, as_of="2025-03-06") == 0
+    assert _metric_rows(warehouse) == _metric_rows(fresh)
+
+
+@pytest.mark.slow
+def test_a_two_day_backfill_is_one_run_as_of_its_last_day(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write_tiny_landing(raw)
+    warehouse = tmp_path / "firewatch.duckdb"
+    settings = Settings.from_env(raw_dir=raw, warehouse=warehouse)
+    settings.export()
+    job = build_definitions(settings, progress=LogProgress()).resolve_job_def(NIGHTLY_JOB)
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            tags={RANGE_START_TAG: "2025-03-04", RANGE_END_TAG: "2025-03-05"},
+            raise_on_error=False,
+        )
+        assert result.success
+        runs = instance.get_runs()
+        assert len(runs) == 1
+        # every partitioned asset recorded both days in that one run
+        raw_key = dg.AssetKey(["raw", "ads_daily"])
+        materialized = instance.get_materialized_partitions(raw_key)
+        assert materialized == {"2025-03-04", "2025-03-05"}
+    assert query(warehouse, "select as_of_date from intermediate.int_run_context") == [
+        (datetime(2025, 3, 5).date(),)
+    ]
+    assert metric(warehouse, "spend", "day", "2025-03-04")[2] == pytest.approx(180.0)
