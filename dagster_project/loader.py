@@ -42,6 +42,7 @@ from typing import Literal
 import duckdb
 
 from dagster_project.raw_schema import DUCKDB_TYPES, META_COLUMNS, TABLES, Column, RawTable
+from dagster_project.settings import duckdb_memory_limit
 
 __all__ = ["InputProblem", "LoadReport", "RawInputError", "latest_event_date", "load_raw"]
 
@@ -1001,6 +1002,7 @@ def _connect(database: str, *, temp_directory: str | None = None) -> duckdb.Duck
     con = duckdb.connect(database)
     # Values without an offset are UTC, and TIMESTAMPTZ -> TIMESTAMP must yield UTC.
     con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET memory_limit = {_lit(duckdb_memory_limit())}")
     # Row numbers rely on order-preserving scans; this is DuckDB's default, made explicit.
     con.execute("SET preserve_insertion_order = true")
     if temp_directory is not None:

@@ -7,6 +7,7 @@ a relative warehouse path would point somewhere else there.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,12 +23,16 @@ BI_PARQUET_ENV = "FIREWATCH_BI_PARQUET_DIR"
 CRON_ENV = "FIREWATCH_SCHEDULE_CRON"
 TIMEZONE_ENV = "FIREWATCH_TIMEZONE"
 PARTITIONS_START_ENV = "FIREWATCH_PARTITIONS_START"
+MEMORY_LIMIT_ENV = "FIREWATCH_DUCKDB_MEMORY_LIMIT"
 
 DEFAULT_CRON = "0 2 * * *"
 DEFAULT_TIMEZONE = "UTC"
 # The first day a partition exists for; data before it is still loaded and built, it is just
 # not a partition one can backfill on its own.
 DEFAULT_PARTITIONS_START = "2024-01-01"
+# Per DuckDB database in a process (dbt's profile reads the same variable): a large build
+# spills to disk instead of taking 80% of the machine, DuckDB's default.
+DEFAULT_MEMORY_LIMIT = "2GB"
 
 
 class SettingsError(ValueError):
@@ -54,6 +59,14 @@ def _start(text: str) -> str:
         return date.fromisoformat(text).isoformat()
     except ValueError:
         raise SettingsError(f"{PARTITIONS_START_ENV}={text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def duckdb_memory_limit() -> str:
+    """FIREWATCH_DUCKDB_MEMORY_LIMIT (e.g. `2GB`, `1500MB`), checked before it reaches SQL."""
+    text = os.environ.get(MEMORY_LIMIT_ENV, "").strip() or DEFAULT_MEMORY_LIMIT
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text, re.IGNORECASE):
+        raise SettingsError(f"{MEMORY_LIMIT_ENV}={text!r} is not a size like 2GB or 1500MB")
+    return text
 
 
 @dataclass(frozen=True)
