@@ -199,6 +199,17 @@ def test_late_data_next_night_incremental_equals_full_and_bi_copy_never_blocks(
     assert run_pipeline(raw, fresh, as_of="2025-03-06") == 0
     assert _metric_rows(warehouse) == _metric_rows(fresh)
 
+    # an old file rewritten in place, days before any lookback: the loader replaces the table
+    # and the next night rebuilds the incremental models from scratch (e5's load 3000 -> 6000:
+    # loads 1000, 6000, 2000, 4000, 5000, p75 = 5000)
+    events = raw / "web_events" / "events.csv"
+    events.write_text(events.read_text().replace(",3000,", ",6000,"))
+    assert run_pipeline(raw, warehouse, as_of="2025-03-10") == 0
+    assert metric(warehouse, "page_load_p75", "week", WEEK)[2] == pytest.approx(5000.0)
+    assert query(
+        warehouse, "select full_refresh from firewatch_state.dbt_builds order by finished_at"
+    ) == [(True,), (False,), (True,)]
+
 
 @pytest.mark.slow
 def test_a_two_day_backfill_is_one_run_as_of_its_last_day(tmp_path: Path) -> None:
