@@ -33,7 +33,6 @@ def build_definitions(settings: Settings, progress: Progress | None = None) -> d
     nightly = dg.define_asset_job(
         NIGHTLY_JOB,
         selection=dg.AssetSelection.all(),
-        partitions_def=partitions,
         # DuckDB has one writer: steps run one after another in one process.
         executor_def=dg.in_process_executor,
         description=(

@@ -24,7 +24,6 @@ import dagster as dg
 import duckdb
 import pytest
 
-from dagster_project.definitions import NIGHTLY_JOB, build_definitions
 from dagster_project.partitions import RANGE_END_TAG, RANGE_START_TAG, run_window
 from dagster_project.progress import LogProgress
 from dagster_project.schedules import SCHEDULE_NAME
@@ -36,9 +35,17 @@ WEEK = "2025-03-03"
 RESTATED = "2025-03-06_restated.csv"
 
 
+def _definitions(settings: Settings) -> dg.Definitions:
+    # imported here: the definitions read the dbt manifest, which conftest builds at session
+    # start, after this module is collected
+    from dagster_project.definitions import build_definitions
+
+    return build_definitions(settings, progress=LogProgress())
+
+
 def _tick(settings: Settings, when: datetime) -> list[dg.RunRequest] | str:
     with dg.instance_for_test() as instance:
-        defs = build_definitions(settings, progress=LogProgress())
+        defs = _definitions(settings)
         schedule = defs.resolve_schedule_def(SCHEDULE_NAME)
         with dg.build_schedule_context(
             instance=instance,
@@ -55,7 +62,7 @@ def test_a_tick_runs_the_day_that_just_ended_in_the_schedule_time_zone(
     monkeypatch.setenv("FIREWATCH_SCHEDULE_CRON", "30 1 * * *")
     monkeypatch.setenv("FIREWATCH_TIMEZONE", "Europe/Warsaw")
     settings = Settings.from_env(raw_dir=tmp_path, warehouse=tmp_path / "w.duckdb")
-    schedule = build_definitions(settings).resolve_schedule_def(SCHEDULE_NAME)
+    schedule = _definitions(settings).resolve_schedule_def(SCHEDULE_NAME)
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("30 1 * * *", "Europe/Warsaw")
     # 01:30 in Warsaw on 10 March is 00:30 UTC: the night of 9 March, whatever UTC says
     warsaw = ZoneInfo("Europe/Warsaw")
@@ -218,7 +225,7 @@ def test_a_two_day_backfill_is_one_run_as_of_its_last_day(tmp_path: Path) -> Non
     warehouse = tmp_path / "firewatch.duckdb"
     settings = Settings.from_env(raw_dir=raw, warehouse=warehouse)
     settings.export()
-    job = build_definitions(settings, progress=LogProgress()).resolve_job_def(NIGHTLY_JOB)
+    job = _definitions(settings).resolve_job_def("nightly")
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(
             instance=instance,
