@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from dagster_project.divergence.detect import detect
 from dagster_project.divergence.episodes import Alert, merge_alerts
 from dagster_project.divergence.findings import Finding
 from dagster_project.divergence.rules import Rule, load_rules, rules_path
@@ -53,6 +52,10 @@ def read_inputs(warehouse: Path, rules_file: str | Path | None = None) -> NightI
 
 
 def findings_for(inputs: NightInputs) -> list[Finding]:
+    # Imported here: statsmodels takes most of a second to import, and the Dagster code
+    # location (which imports this module) should load fast.
+    from dagster_project.divergence.detect import detect
+
     return detect(inputs.series, inputs.catalog, inputs.rules, inputs.as_of)
 
 
