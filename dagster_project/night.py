@@ -59,6 +59,36 @@ def findings_for(inputs: NightInputs) -> list[Finding]:
     return detect(inputs.series, inputs.catalog, inputs.rules, inputs.as_of)
 
 
+_CACHE: dict[tuple, tuple[NightInputs, list[Finding]]] = {}
+
+
+def _fingerprint(warehouse: Path, rules_file: str | Path | None) -> tuple:
+    def stat(path: Path) -> tuple[int, int] | None:
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            return None
+        return info.st_mtime_ns, info.st_size
+
+    wal = warehouse.with_name(warehouse.name + ".wal")
+    return (str(warehouse), stat(warehouse), stat(wal), str(rules_path(rules_file)),
+            stat(rules_path(rules_file)))  # fmt: skip
+
+
+def night_findings(
+    warehouse: Path, rules_file: str | Path | None = None
+) -> tuple[NightInputs, list[Finding]]:
+    """The night's inputs and findings, computed once per state of the warehouse: the asset
+    checks and the alerts asset both need them, in the same process, with nothing written in
+    between (detection over thousands of series takes seconds)."""
+    key = _fingerprint(Path(warehouse), rules_file)
+    if key not in _CACHE:
+        inputs = read_inputs(Path(warehouse), rules_file)
+        _CACHE.clear()  # one night at a time; a frame of metric_series is not small
+        _CACHE[key] = (inputs, findings_for(inputs))
+    return _CACHE[key]
+
+
 def record_night(warehouse: Path, findings: list[Finding], as_of: date) -> list[Alert]:
     """Merges the findings into the alert episodes and rebuilds the queue, in one transaction."""
     with open_warehouse(warehouse) as con:

@@ -5,6 +5,7 @@ at import would cost every Dagster process tens of seconds.
 """
 
 import os
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -104,6 +105,33 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def keep_partial_parse(invocation_target: Path, keep_runs: int = 20) -> None:
+    """Hands dbt's partial-parse state back to the project's target folder, and drops old run
+    folders.
+
+    dagster-dbt gives every invocation its own target folder, seeded with target/'s
+    partial_parse.msgpack. A warehouse other than the one `make manifest` parsed for is another
+    profile to dbt, so every invocation would parse the whole project again (3 s each, two per
+    night) unless the state it wrote is kept. Copied through a temporary file and os.replace,
+    so a concurrent invocation never reads half a file.
+    """
+    source = invocation_target / "partial_parse.msgpack"
+    project_target = MANIFEST_PATH.parent
+    destination = project_target / "partial_parse.msgpack"
+    if source.exists() and (
+        not destination.exists() or source.stat().st_mtime_ns > destination.stat().st_mtime_ns
+    ):
+        temporary = destination.with_name(f".partial_parse.{os.getpid()}.tmp")
+        shutil.copyfile(source, temporary)
+        os.replace(temporary, destination)
+    runs = sorted(
+        (p for p in project_target.glob("firewatch_*-*") if p.is_dir()),
+        key=lambda p: p.stat().st_mtime_ns,
+    )
+    for old in runs[:-keep_runs]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _build(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,
@@ -126,13 +154,15 @@ def _build(
     stage = "dbt events" if incremental else "dbt"
     total, built, checked = len(context.selected_asset_keys), 0, 0
     with _environment(window.dbt_env()):
-        for event in dbt.cli(args, context=context).stream():
+        invocation = dbt.cli(args, context=context)
+        for event in invocation.stream():
             if isinstance(event, dg.Output):
                 built += 1
                 progress.report(stage, built, total, f"built {event.output_name}")
             elif isinstance(event, dg.AssetCheckResult):
                 checked += 1
             yield event
+    keep_partial_parse(Path(invocation.target_path))
     if incremental:
         record_build(settings.warehouse, full_refresh=full)
     how = "rebuilt from scratch" if full else f"from {window.first_night or 'the lookback'}"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from dagster_project.divergence.findings import Finding
-from dagster_project.night import findings_for, read_inputs, record_night, rule_ids
+from dagster_project.night import night_findings, record_night, rule_ids
 from dagster_project.ritual_report import refresh as refresh_rituals
 from dagster_project.settings import Settings
 from dagster_project.state import open_warehouse, read_queue
@@ -51,8 +51,7 @@ def build_divergence_checks() -> dg.AssetChecksDefinition:
     def divergence_checks(
         context: dg.AssetCheckExecutionContext, settings: dg.ResourceParam[Settings]
     ) -> Iterator[dg.AssetCheckResult]:
-        inputs = read_inputs(settings.warehouse)
-        findings = findings_for(inputs)
+        inputs, findings = night_findings(settings.warehouse)
         selected = {key.name for key in context.selected_asset_check_keys}
         for rule in inputs.rules:
             if _check_name(rule.id) not in selected:
@@ -88,8 +87,7 @@ def build_divergence_checks() -> dg.AssetChecksDefinition:
 def alerts(
     context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
 ) -> dg.MaterializeResult:
-    inputs = read_inputs(settings.warehouse)
-    findings = findings_for(inputs)
+    inputs, findings = night_findings(settings.warehouse)
     merged = record_night(settings.warehouse, findings, inputs.as_of)
     active = [a for a in merged if a.status == "active"]
     for alert in active:

@@ -311,12 +311,18 @@ def _to_dates(values: pd.Series) -> list[date]:
 def _index_series(
     series: pd.DataFrame, keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str, str], dict[str, _Group]]:
-    """Groups the needed (metric, grain) rows by dimension and value, ordered by period."""
+    """Groups the needed (metric, grain) rows by dimension and value, ordered by period.
+
+    Vectorised (one sort of the whole frame), because a night over thousands of series must
+    take seconds: per-row Python here cost more than all the tests together.
+    """
     wanted = set(keys)
     metric_ids = {m for m, _ in wanted}
     grains = {g for _, g in wanted}
     rows = series[series["metric_id"].isin(metric_ids) & series["grain"].isin(grains)]
-    starts = np.array(_to_dates(rows["period_start"]), dtype=object)
+    if rows.empty:
+        return {}
+    starts = pd.to_datetime(rows["period_start"]).to_numpy().astype("datetime64[D]")
     num = pd.to_numeric(rows["numerator"], errors="coerce").to_numpy(dtype=float)
     den = (
         pd.to_numeric(rows["denominator"], errors="coerce").to_numpy(dtype=float)
@@ -326,36 +332,64 @@ def _index_series(
     usable = (
         _bool_column(rows, "is_mature", True) & _bool_column(rows, "is_complete_period", True)
     ).to_numpy()
-    labels = pd.DataFrame(
-        {
-            "metric_id": rows["metric_id"].astype(str).to_numpy(),
-            "grain": rows["grain"].astype(str).to_numpy(),
-            "dimension": rows["dimension"].astype(str).to_numpy(),
-            "dimension_value": rows["dimension_value"].astype(str).to_numpy(),
-        }
-    )
+    # one integer per (metric, grain, dimension, value): the columns' factor codes in mixed radix
+    group_codes = np.zeros(len(rows), dtype=np.int64)
+    uniques: list[list[str]] = []
+    codes: list[np.ndarray] = []
+    for column in ("metric_id", "grain", "dimension", "dimension_value"):
+        code, unique = pd.factorize(rows[column].astype(str))
+        group_codes = group_codes * len(unique) + code
+        codes.append(code)
+        uniques.append([str(u) for u in unique])
+    # by group, then period, then position (a stable sort of one integer key): on a duplicated
+    # period the last row wins (a restated value), so keep a row only when the next one is not
+    # the same group and period
+    days = starts.astype(np.int64)
+    key = group_codes.astype(np.int64) * (int(days.max() - days.min()) + 1) + (days - days.min())
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = k[1:] != k[:-1]
+    order = order[last]
+    g, d = group_codes[order], starts[order]
+    grain_names = np.array(uniques[1], dtype=object)
+    ends = _period_ends(d, grain_names[codes[1][order]])
+    dates = d.astype(object)  # datetime.date, what the rest of the module compares
+    bounds = np.flatnonzero(np.diff(g)) + 1
     out: dict[tuple[str, str, str], dict[str, _Group]] = {}
-    for (metric_id, grain, dim, value), positions in labels.groupby(
-        ["metric_id", "grain", "dimension", "dimension_value"], sort=True
-    ).indices.items():
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(g)], strict=True):
+        metric_id, grain, dim, value = (
+            u[c[order[lo]]] for u, c in zip(uniques, codes, strict=True)
+        )
         if (metric_id, grain) not in wanted:
             continue
-        # Sort by period; on a duplicated period the last row wins (a restated value).
-        order = sorted(positions, key=lambda i: (starts[i], i))
-        by_start: dict[date, int] = {}
-        for i in order:
-            by_start[starts[i]] = i
-        idx = np.array(list(by_start.values()), dtype=int)
-        group_starts = list(by_start)
+        idx = order[lo:hi]
+        group_starts = list(dates[lo:hi])
         out.setdefault((metric_id, grain, dim), {})[value] = _Group(
             starts=group_starts,
-            position={d: k for k, d in enumerate(group_starts)},
+            position={day: n for n, day in enumerate(group_starts)},
             numerator=num[idx],
             denominator=den[idx],
             usable=usable[idx],
-            end_ordinals=np.array([period_end(d, grain).toordinal() for d in group_starts]),
+            end_ordinals=ends[lo:hi],
         )
     return out
+
+
+# date.toordinal() of 1970-01-01, to turn numpy day numbers into ordinals
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def _period_ends(starts: np.ndarray, grains: np.ndarray) -> np.ndarray:
+    """period_end(start, grain).toordinal() for arrays of datetime64[D] starts and grains."""
+    unknown = set(grains) - {"day", "week", "month"}
+    if unknown:
+        raise ValueError(f"unknown grain {sorted(unknown)[0]!r}")
+    ends = starts.astype("datetime64[D]").copy()
+    week, month = grains == "week", grains == "month"
+    ends[week] += 6
+    ends[month] = (starts[month].astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
+    return ends.astype(np.int64) + _EPOCH_ORDINAL
 
 
 def _eligible(group: _Group, lag_days: int, as_of: date) -> set[date]:

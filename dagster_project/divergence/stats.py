@@ -49,6 +49,7 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy import special
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest, test_proportions_2indep
@@ -126,7 +127,9 @@ def _one_sided(
     z = statistic / math.sqrt(phi)
     use_t = phi > 1.0 and df is not None and df > 0
     tail = z if alternative == "larger" else -z  # the t and normal laws are symmetric
-    p = float(sps.t.sf(tail, df)) if use_t else float(sps.norm.sf(tail))
+    # scipy.special's ufuncs are the functions behind stats.t.sf / stats.norm.sf, without the
+    # distribution objects' argument checking (about 50 us a call, thousands per night)
+    p = float(special.stdtr(df, -tail)) if use_t else float(special.ndtr(-tail))
     return z, p, phi, (float(df) if use_t else None)
 
 
