@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from email import message_from_bytes
@@ -309,8 +310,9 @@ class Webhook:
         return f"http://127.0.0.1:{self.port}/services/T01/B02/{TOKEN}"
 
 
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
+@contextmanager
+def serve_webhook() -> Iterator[Webhook]:
+    """A local Slack-like webhook server for as long as the block runs."""
     hook = Webhook()
 
     class Handler(BaseHTTPRequestHandler):
@@ -340,9 +342,17 @@ def webhook() -> Iterator[Webhook]:
     hook.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield hook
-    server.shutdown()
-    server.server_close()
+    try:
+        yield hook
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    with serve_webhook() as hook:
+        yield hook
 
 
 @dataclass

@@ -6,6 +6,8 @@ the SQL: restatements (later file wins), fx, sessions, returning visitors, cohor
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 
 from dagster_project.generate import generate
 from tests.conftest import metric, query, run_pipeline
+from tests.test_notify import Webhook, serve_webhook
 
 _IDS = ("account_id", "campaign_id", "contact_id", "deal_id", "user_pseudo_id", "session_id")
 
@@ -203,7 +206,17 @@ def test_null_data_raises_no_alert(small: tuple[Path, Path]) -> None:
 
 
 @pytest.fixture(scope="module")
-def clicks_scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def owners_webhook() -> Iterator[Webhook]:
+    """A local webhook the nightly runs of this module notify (FIREWATCH_WEBHOOK_URL)."""
+    with serve_webhook() as hook, pytest.MonkeyPatch.context() as env:
+        env.setenv("FIREWATCH_WEBHOOK_URL", hook.url)
+        env.setenv("no_proxy", "127.0.0.1,localhost")
+        env.setenv("NO_PROXY", "127.0.0.1,localhost")
+        yield hook
+
+
+@pytest.fixture(scope="module")
+def clicks_scenario(tmp_path_factory: pytest.TempPathFactory, owners_webhook: Webhook) -> Path:
     from dagster_project.generate import parse_scenario
     from dagster_project.generate.core import DEFAULT_END_DATE
 
@@ -213,6 +226,23 @@ def clicks_scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
     warehouse = out / "firewatch.duckdb"
     assert run_pipeline(out / "raw", warehouse) == 0
     return warehouse
+
+
+def test_the_night_tells_each_owner_once(clicks_scenario: Path, owners_webhook: Webhook) -> None:
+    # as the nightly job left it: one webhook post per queue event, keyed like the log
+    posted = [r["payload"] for r in owners_webhook.received]
+    logged = query(
+        clicks_scenario,
+        "select event_key, kind, decision_id from firewatch_state.notification_log "
+        "where ok order by event_key",
+    )
+    open_items = query(
+        clicks_scenario, "select decision_id from main.decision_queue where status = 'open'"
+    )
+    assert open_items and len(posted) == len(logged)
+    opened = sorted(d for _, kind, d in logged if kind == "opened")
+    assert opened == sorted(d for (d,) in open_items)
+    assert all(any(d in json.dumps(p) for p in posted) for d in opened)
 
 
 def test_injected_divergence_fires_on_its_channel(clicks_scenario: Path) -> None:
@@ -233,13 +263,17 @@ def test_injected_divergence_fires_on_its_channel(clicks_scenario: Path) -> None
     assert queue == [("web_analytics", "open", 7)]
 
 
-def test_rerunning_the_same_night_changes_nothing(clicks_scenario: Path) -> None:
+def test_rerunning_the_same_night_changes_nothing(
+    clicks_scenario: Path, owners_webhook: Webhook
+) -> None:
     before = query(clicks_scenario, "select * from main.alerts order by alert_id")
     queue_before = query(clicks_scenario, "select * from main.decision_queue order by 1")
+    posts_before = len(owners_webhook.received)
     raw = clicks_scenario.parent / "raw"
     assert run_pipeline(raw, clicks_scenario) == 0
     assert query(clicks_scenario, "select * from main.alerts order by alert_id") == before
     assert query(clicks_scenario, "select * from main.decision_queue order by 1") == queue_before
+    assert len(owners_webhook.received) == posts_before  # nothing is sent twice
 
 
 def test_backtest_says_when_the_alert_would_first_have_fired(
