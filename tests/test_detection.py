@@ -333,6 +333,35 @@ def test_dispersion_estimates() -> None:
     assert poisson_dispersion(y, e) == (pytest.approx(stat / 3), 3)
 
 
+def test_written_out_poisson_tests_equal_statsmodels() -> None:
+    import itertools
+
+    from statsmodels.stats.rates import test_poisson_2indep
+
+    from dagster_project.divergence.stats import (
+        poisson_exact_conditional_p,
+        poisson_score_statistic,
+    )
+
+    # hand value: 30 events in 7 days against 60 in 28 at ratio 1: r_d = 7/28 = 0.25,
+    # z = (30 - 60 * 0.25) / sqrt(90 * 0.25) = 15 / 4.7434 = 3.1623
+    assert poisson_score_statistic(30, 7, 60, 28) == pytest.approx(3.162278, abs=1e-6)
+    grid = itertools.product([0, 1, 3, 40, 500], [1, 9, 800], [7, 30.5], [28, 90], [1, 0.85])
+    for y1, y2, e1, e2, r in grid:
+        theirs = test_poisson_2indep(y1, e1, y2, e2, value=r, method="score", compare="ratio")
+        assert poisson_score_statistic(y1, e1, y2, e2, r) == pytest.approx(
+            theirs.statistic, abs=1e-12
+        )
+        for alternative in ("larger", "smaller"):
+            exact = test_poisson_2indep(
+                y1, e1, y2, e2, value=r, method="exact-cond", compare="ratio",
+                alternative=alternative,
+            ).pvalue  # fmt: skip
+            assert poisson_exact_conditional_p(y1, e1, y2, e2, r, alternative) == pytest.approx(
+                exact, abs=1e-12
+            )
+
+
 def test_benjamini_hochberg_known_values() -> None:
     reject, q = benjamini_hochberg([0.01, 0.04, 0.03, 0.005], 0.05)
     # sorted 0.005, 0.01, 0.03, 0.04 times 4/rank: 0.02, 0.02, 0.04, 0.04

@@ -9,7 +9,7 @@ Choices, and why:
   null ratio other than 1 (the "flat" shortfall check), the score test of a ratio of proportions
   (`test_proportions_2indep(compare="ratio", method="score")`).
 * Counts and additive sums (leads, sessions, spend, revenue): the Poisson score test of a rate
-  ratio (`statsmodels.stats.rates.test_poisson_2indep(method="score")`), with exposure = days
+  ratio (statsmodels `test_poisson_2indep(method="score")`, written out), with exposure = days
   covered, so months of different length and partial blocks compare fairly.
 * Ratios of sums with a continuous side (CAC = spend / customers, ROAS = revenue / spend): the
   same Poisson score test on the random side with the other side as exposure ("customers per unit
@@ -53,7 +53,6 @@ from scipy import special
 from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest, test_proportions_2indep
-from statsmodels.stats.rates import test_poisson_2indep
 
 Alternative = Literal["larger", "smaller"]
 RandomSide = Literal["numerator", "denominator"]
@@ -248,6 +247,34 @@ def two_proportion_test(
     return TestResult(method, alternative, change, p, z, phi, df, numbers)
 
 
+def poisson_score_statistic(
+    y1: float, exposure1: float, y2: float, exposure2: float, ratio_null: float = 1.0
+) -> float:
+    """statsmodels' `test_poisson_2indep(method="score", compare="ratio")` statistic (W2A),
+    written out: that call costs about 80 us, and a night over thousands of series makes tens
+    of thousands of them. tests/test_detection.py checks both agree."""
+    r_d = ratio_null * exposure1 / exposure2
+    return (y1 - y2 * r_d) / math.sqrt((y1 + y2) * r_d)
+
+
+def poisson_exact_conditional_p(
+    y1: float,
+    exposure1: float,
+    y2: float,
+    exposure2: float,
+    ratio_null: float,
+    alternative: Alternative,
+) -> float:
+    """statsmodels' `test_poisson_2indep(method="exact-cond")` one-sided p-value, written out:
+    given y1 + y2 events, y1 is binomial with p = r_d / (1 + r_d) under the null, and the
+    binomial tails are scipy.special's bdtrc / bdtr."""
+    r_d = ratio_null * exposure1 / exposure2
+    p, n = r_d / (1 + r_d), y1 + y2
+    if alternative == "larger":
+        return 1.0 if y1 <= 0 else float(special.bdtrc(y1 - 1, n, p))
+    return float(special.bdtr(y1, n, p))
+
+
 def rate_ratio_test(
     y_window: float,
     exposure_window: float,
@@ -281,29 +308,14 @@ def rate_ratio_test(
     if y_window + y_baseline <= 0 or y_window < 0 or y_baseline < 0:
         raw = math.nan
     else:
-        res = test_poisson_2indep(
-            y_window,
-            exposure_window,
-            y_baseline,
-            exposure_baseline,
-            value=ratio_null,
-            method="score",
-            compare="ratio",
-            alternative="two-sided",
+        raw = poisson_score_statistic(
+            y_window, exposure_window, y_baseline, exposure_baseline, ratio_null
         )
-        raw = float(res.statistic)
     z, p, phi, df = _one_sided(raw, alternative, dispersion, dispersion_df)
     if counts and math.isfinite(raw):
-        exact = test_poisson_2indep(
-            y_window,
-            exposure_window,
-            y_baseline,
-            exposure_baseline,
-            value=ratio_null,
-            method="exact-cond",
-            compare="ratio",
-            alternative=alternative,
-        ).pvalue
+        exact = poisson_exact_conditional_p(
+            y_window, exposure_window, y_baseline, exposure_baseline, ratio_null, alternative
+        )
         numbers["exact_p_value"] = float(exact)
         p = max(p, float(exact))
     return TestResult("poisson_rate_score", alternative, change, p, z, phi, df, numbers)
