@@ -10,6 +10,7 @@ without a full rebuild, and equal a from-scratch build of the same files row for
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import struct
@@ -243,3 +244,19 @@ def test_a_two_day_backfill_is_one_run_as_of_its_last_day(tmp_path: Path) -> Non
         (datetime(2025, 3, 5).date(),)
     ]
     assert metric(warehouse, "spend", "day", "2025-03-04")[2] == pytest.approx(180.0)
+
+
+def test_a_failed_run_tells_the_default_recipients_once(tmp_path: Path) -> None:
+    from tests.test_notify import serve_webhook
+
+    raw = tmp_path / "raw"
+    raw.mkdir()  # no landing files: the load step fails
+    with serve_webhook() as hook, pytest.MonkeyPatch.context() as env:
+        env.setenv("FIREWATCH_WEBHOOK_URL", hook.url)
+        env.setenv("no_proxy", "127.0.0.1,localhost")
+        env.setenv("NO_PROXY", "127.0.0.1,localhost")
+        assert run_pipeline(raw, tmp_path / "firewatch.duckdb", as_of="2025-03-05") == 1
+    (post,) = hook.received
+    text = json.dumps(post["payload"])
+    assert "run_failed" in text and "nightly" in text
+    assert "folder is missing" in text  # the loader's own message, not Dagster's wrapper
