@@ -318,15 +318,16 @@ def latest_event_date(raw_dir: Path) -> date | None:
     explicit date is for. None when it cannot be read; the load then says what is wrong."""
     parts = []
     for table, column in (("ads_daily", "date"), ("web_events", "event_timestamp")):
-        folder = Path(raw_dir) / table
-        for kind in ("csv", "parquet"):
-            if not any(folder.glob(f"*.{kind}")):
+        files = _landing_files(Path(raw_dir) / table)
+        for kind in (".csv", ".parquet"):
+            chosen = [_lit(str(p)) for p in files if p.suffix.lower() == kind]
+            if not chosen:
                 continue
-            pattern = _lit(str(folder / f"*.{kind}"))
+            listed = f"[{', '.join(chosen)}]"
             source = (
-                f"read_csv({pattern}, all_varchar = true, header = true, union_by_name = true)"
-                if kind == "csv"
-                else f"read_parquet({pattern}, union_by_name = true)"
+                f"read_csv({listed}, all_varchar = true, header = true, union_by_name = true)"
+                if kind == ".csv"
+                else f"read_parquet({listed}, union_by_name = true)"
             )
             parts.append(
                 f"SELECT max(TRY_CAST(left(CAST({_q(column)} AS VARCHAR), 10) AS DATE)) AS d "
@@ -342,6 +343,23 @@ def latest_event_date(raw_dir: Path) -> date | None:
     finally:
         con.close()
     return latest
+
+
+def _landing_files(folder: Path) -> list[Path]:
+    """A table folder's data files in name order (the order "the later file wins" follows)."""
+    if not folder.is_dir():
+        return []
+    # Hidden files (editor backups, macOS "._x.csv" resource forks) are not data.
+    return sorted(
+        (
+            p
+            for p in folder.iterdir()
+            if p.is_file()
+            and not p.name.startswith(".")
+            and p.suffix.lower() in (".csv", ".parquet")
+        ),
+        key=lambda p: p.name,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,19 +441,7 @@ def _plan_table(
 ) -> _TablePlan:
     folder = raw_dir / table.name
     plan = _TablePlan(table=table, folder=folder)
-    paths: list[Path] = []
-    if folder.is_dir():
-        # Hidden files (editor backups, macOS "._x.csv" resource forks) are not data.
-        paths = sorted(
-            (
-                p
-                for p in folder.iterdir()
-                if p.is_file()
-                and not p.name.startswith(".")
-                and p.suffix.lower() in (".csv", ".parquet")
-            ),
-            key=lambda p: p.name,
-        )
+    paths = _landing_files(folder)
     if not paths:
         if table.needed_for_run:
             what = "is empty (no .csv or .parquet files)" if folder.is_dir() else "is missing"

@@ -15,7 +15,7 @@ import yaml
 from dagster_project.divergence.episodes import Alert, merge_alerts
 from dagster_project.divergence.findings import Finding
 from dagster_project.divergence.rules import Rule, load_rules, rules_path
-from dagster_project.state import open_warehouse, read_alerts, save_night
+from dagster_project.state import open_warehouse, read_alerts, run_as_of, save_night
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def read_inputs(warehouse: Path, rules_file: str | Path | None = None) -> NightI
             "and grain in (select unnest(?))",
             [metrics, grains],
         ).df()
-        (as_of,) = con.execute("select as_of_date from intermediate.int_run_context").fetchone()
+        as_of = run_as_of(con)
     return NightInputs(series=series, catalog=catalog, rules=rules, as_of=as_of)
 
 

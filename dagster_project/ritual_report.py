@@ -13,7 +13,7 @@ import pandas as pd
 
 from dagster_project.divergence.rituals import ritual_metrics
 from dagster_project.settings import Settings
-from dagster_project.state import open_warehouse, publish_frame
+from dagster_project.state import open_warehouse, publish_frame, run_as_of
 
 
 def compute(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -30,7 +30,7 @@ def compute(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         .sort_values(["metric_id", "order"])
         .drop_duplicates("metric_id")[["metric_id", "first_period"]]
     )
-    (as_of,) = con.execute("select as_of_date from intermediate.int_run_context").fetchone()
+    as_of = run_as_of(con)
     tables = {
         r[0]
         for r in con.execute(

@@ -103,6 +103,11 @@ def open_warehouse(
         con.close()
 
 
+def run_as_of(con: duckdb.DuckDBPyConnection) -> date:
+    """The night the warehouse was last built as of (dbt's int_run_context)."""
+    return con.execute("select as_of_date from intermediate.int_run_context").fetchone()[0]
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists firewatch_state")
     for ddl in (_ALERTS_DDL, _LOG_DDL, _QUEUE_DDL):

@@ -9,14 +9,9 @@ import dagster as dg
 from dagster_project.notify import notify_queue
 from dagster_project.publish import publish_bi_copy
 from dagster_project.settings import Settings
-from dagster_project.state import open_warehouse
+from dagster_project.state import open_warehouse, run_as_of
 
 GROUP = "decisions"
-
-
-def _as_of(settings: Settings):  # noqa: ANN202 - a date, from the run's context model
-    with open_warehouse(settings.warehouse, read_only=True) as con:
-        return con.execute("select as_of_date from intermediate.int_run_context").fetchone()[0]
 
 
 @dg.asset(
@@ -32,7 +27,9 @@ def _as_of(settings: Settings):  # noqa: ANN202 - a date, from the run's context
 def notifications(
     context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
 ) -> dg.MaterializeResult:
-    report = notify_queue(settings.warehouse, _as_of(settings))
+    with open_warehouse(settings.warehouse, read_only=True) as con:
+        night = run_as_of(con)
+    report = notify_queue(settings.warehouse, night)
     for error in report.errors:
         context.log.warning(f"Notification not delivered: {error}")
     return dg.MaterializeResult(
