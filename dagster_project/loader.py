@@ -35,7 +35,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -63,6 +63,15 @@ _INTEGER_RE = r"[+-]?\d+(\.0*)?"
 _DATE_RE = r"\d{4}-\d{2}-\d{2}"
 _TIMESTAMP_RE = (
     r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?\s?([Zz]|[+-]\d{2}(:?\d{2})?)?)?"
+)
+
+# Where each table says when something happened (what int_run_context's as-of date is made of).
+_ACTIVITY_COLUMNS = (
+    ("ads_daily", "date"),
+    ("web_events", "event_timestamp"),
+    ("crm_contacts", "created_at"),
+    ("crm_lifecycle_events", "entered_at"),
+    ("crm_deals", "closed_at"),
 )
 
 # web_events has a two-way key: event_id when present, else the natural key of a GA4 event.
@@ -314,35 +323,39 @@ def load_raw(
 
 
 def latest_event_date(raw_dir: Path) -> date | None:
-    """The last day of ads or web activity in the landing folder: the night a run without an
-    explicit date is for. None when it cannot be read; the load then says what is wrong."""
-    parts = []
-    for table, column in (("ads_daily", "date"), ("web_events", "event_timestamp")):
-        files = _landing_files(Path(raw_dir) / table)
-        for kind in (".csv", ".parquet"):
-            chosen = [_lit(str(p)) for p in files if p.suffix.lower() == kind]
-            if not chosen:
-                continue
-            listed = f"[{', '.join(chosen)}]"
-            source = (
-                f"read_csv({listed}, all_varchar = true, header = true, union_by_name = true)"
-                if kind == ".csv"
-                else f"read_parquet({listed}, union_by_name = true)"
-            )
-            parts.append(
-                f"SELECT max(TRY_CAST(left(CAST({_q(column)} AS VARCHAR), 10) AS DATE)) AS d "
-                f"FROM {source}"
-            )
-    if not parts:
-        return None
+    """The last day anything happened in the landing folder (ads, web, CRM: the same columns
+    dbt's int_run_context takes): the night a run without an explicit date is for. Days after
+    tomorrow (UTC) are ignored: a mistyped future event must not move the whole run into the
+    future. None when nothing can be read; the load then says what is wrong."""
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    found: list[date] = []
     con = _connect(":memory:")
     try:
-        (latest,) = con.execute(f"SELECT max(d) FROM ({' UNION ALL '.join(parts)})").fetchone()
-    except duckdb.Error:
-        return None
+        for table, column in _ACTIVITY_COLUMNS:
+            files = _landing_files(Path(raw_dir) / table)
+            for kind in (".csv", ".parquet"):
+                chosen = [_lit(str(p)) for p in files if p.suffix.lower() == kind]
+                if not chosen:
+                    continue
+                listed = f"[{', '.join(chosen)}]"
+                source = (
+                    f"read_csv({listed}, all_varchar = true, header = true, union_by_name = true)"
+                    if kind == ".csv"
+                    else f"read_parquet({listed}, union_by_name = true)"
+                )
+                day = f"TRY_CAST(left(CAST({_q(column)} AS VARCHAR), 10) AS DATE)"
+                try:
+                    (latest,) = con.execute(
+                        f"SELECT max(d) FROM (SELECT {day} AS d FROM {source}) WHERE d <= ?",
+                        [tomorrow],
+                    ).fetchone()
+                except duckdb.Error:
+                    continue  # unreadable, or an optional column absent: the load will say
+                if latest is not None:
+                    found.append(latest)
     finally:
         con.close()
-    return latest
+    return max(found, default=None)
 
 
 def _landing_files(folder: Path) -> list[Path]:

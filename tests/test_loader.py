@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project.loader import InputProblem, RawInputError, load_raw
+from dagster_project.loader import InputProblem, RawInputError, latest_event_date, load_raw
 from dagster_project.raw_schema import META_COLUMNS, TABLES
 
 LOADED_AT = datetime(2025, 9, 2, 6, 0, 0)
@@ -618,3 +618,24 @@ def test_full_refresh_replaces_every_table(tmp_path: Path) -> None:
     report = load_raw(raw, wh, loaded_at=LOADED_AT, full_refresh=True)
     assert set(report.modes.values()) == {"replace"}
     assert query(wh, "SELECT count(*) FROM raw.ads_daily") == [(2,)]
+
+
+def test_latest_event_date_reads_crm_and_ignores_the_future(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    # CRM only (ads and web header-only, as in the Olist data): the last CRM day is the night
+    write(raw, "ads_daily", "a.csv", VALID["ads_daily"].splitlines()[0] + "\n")
+    write(raw, "web_events", "w.csv", VALID["web_events"].splitlines()[0] + "\n")
+    write(raw, "crm_contacts", "c.csv", "contact_id,created_at\nc1,2018-06-01\nc2,2018-06-03\n")
+    write(raw, "crm_deals", "d.csv", VALID["crm_deals"].replace("2025-09-03", "2018-05-01"))
+    assert latest_event_date(raw) == date(2018, 6, 3)
+    # closed_at counts when the optional column is there
+    deals = (
+        VALID["crm_deals"]
+        .replace("EUR\n", "EUR,2018-07-09\n")
+        .replace("currency", "currency,closed_at")
+    )
+    write(raw, "crm_deals", "d.csv", deals)
+    assert latest_event_date(raw) == date(2018, 7, 9)
+    # a typo in the far future does not move the run there
+    write(raw, "crm_contacts", "c.csv", "contact_id,created_at\nc1,2018-06-01\nc2,2081-06-03\n")
+    assert latest_event_date(raw) == date(2018, 7, 9)

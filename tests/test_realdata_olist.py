@@ -80,7 +80,10 @@ def olist(tmp_path_factory: pytest.TempPathFactory) -> Path:
         }
     ).to_csv(raw / "crm_deals" / "deals.csv", index=False)
     warehouse = raw.parent / "olist.duckdb"
-    assert run_pipeline(raw, warehouse) == 0
+    # 2016-2018 history: partitions must start before it (the default start is 2024-01-01)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("FIREWATCH_PARTITIONS_START", "2016-01-01")
+        assert run_pipeline(raw, warehouse) == 0
     return warehouse
 
 

@@ -269,10 +269,12 @@ def poisson_exact_conditional_p(
     given y1 + y2 events, y1 is binomial with p = r_d / (1 + r_d) under the null, and the
     binomial tails are scipy.special's bdtrc / bdtr."""
     r_d = ratio_null * exposure1 / exposure2
-    p, n = r_d / (1 + r_d), y1 + y2
+    # counts arrive as floats from the warehouse; scipy wants integral k and n
+    k, n = round(y1), round(y1 + y2)
+    p = r_d / (1 + r_d)
     if alternative == "larger":
-        return 1.0 if y1 <= 0 else float(special.bdtrc(y1 - 1, n, p))
-    return float(special.bdtr(y1, n, p))
+        return 1.0 if k <= 0 else float(special.bdtrc(k - 1, n, p))
+    return float(special.bdtr(k, n, p))
 
 
 def rate_ratio_test(
