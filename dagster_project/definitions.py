@@ -3,6 +3,8 @@ its resources."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from dagster_project.assets.dbt import build_dbt_assets, dbt_resource
@@ -15,6 +17,7 @@ from dagster_project.assets.divergence import (
 from dagster_project.assets.operations import bi_copy, notifications
 from dagster_project.assets.raw import build_raw_assets
 from dagster_project.progress import LogProgress, Progress
+from dagster_project.run_lock import hold_run_lock
 from dagster_project.schedules import build_failure_sensor, build_schedule
 from dagster_project.settings import Settings
 
@@ -26,6 +29,18 @@ def nightly_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
     return dg.DailyPartitionsDefinition(
         start_date=settings.partitions_start, timezone=settings.timezone
     )
+
+
+def settings_resource(settings: Settings) -> dg.ResourceDefinition:
+    """The settings every step needs, handed out while the run holds the warehouse's run lock:
+    the in-process executor sets resources up once per run, so the lock spans all its steps."""
+
+    @dg.resource(description="Paths and schedule; holds the warehouse's run lock for the run.")
+    def firewatch_settings(context: dg.InitResourceContext) -> Iterator[Settings]:
+        with hold_run_lock(settings.warehouse, say=context.log.warning):
+            yield settings
+
+    return firewatch_settings
 
 
 def build_definitions(settings: Settings, progress: Progress | None = None) -> dg.Definitions:
@@ -57,7 +72,7 @@ def build_definitions(settings: Settings, progress: Progress | None = None) -> d
         sensors=[build_failure_sensor(settings)],
         resources={
             "dbt": dbt_resource(),
-            "settings": settings,
+            "settings": settings_resource(settings),
             "progress": progress or LogProgress(),
         },
     )

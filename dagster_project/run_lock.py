@@ -1,0 +1,92 @@
+"""One nightly run per warehouse at a time, whoever starts it (the Dagster daemon, the UI, cron).
+
+Dagster's `max_concurrent_runs: 1` only orders the runs it launches itself; a cron
+`firewatch run` next to a running `make dev` would be a second writer, and DuckDB lets one of
+them fail half-way. The run holds an exclusive `flock` on `<warehouse>.run.lock` from its first
+step to its last. The kernel drops the lock when the process ends in any way, SIGKILL included,
+so a crashed run never leaves a stale lock behind; the file's text (pid, start) is only there
+to tell the next run whom it is waiting for.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+RUN_LOCK_WAIT_ENV = "FIREWATCH_RUN_LOCK_WAIT"
+# A second run waits for the first this long (seconds) before it gives up.
+DEFAULT_WAIT_SECONDS = 3600.0
+
+
+class RunLockTimeout(RuntimeError):
+    """Another run held the warehouse for longer than the wait allowed."""
+
+
+def lock_path(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + ".run.lock")
+
+
+def wait_seconds() -> float:
+    text = os.environ.get(RUN_LOCK_WAIT_ENV, "").strip()
+    try:
+        value = float(text) if text else DEFAULT_WAIT_SECONDS
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise ValueError(f"{RUN_LOCK_WAIT_ENV}={text!r} is not a number of seconds >= 0")
+    return value
+
+
+@contextmanager
+def hold_run_lock(
+    warehouse: Path,
+    *,
+    wait: float | None = None,
+    out: TextIO | None = None,
+    say: Callable[[str], None] | None = None,
+    poll: float = 0.5,
+) -> Iterator[None]:
+    """Holds the warehouse's run lock, waiting (and saying once for whom) while another run
+    has it."""
+    path = lock_path(warehouse)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    limit = wait_seconds() if wait is None else wait
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        started, told = time.monotonic(), False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = path.read_text(encoding="utf-8").strip() or "another process"
+                if time.monotonic() - started >= limit:
+                    raise RunLockTimeout(
+                        f"another nightly run ({holder}) still holds {path} after {limit:.0f} s; "
+                        f"not running a second writer (set {RUN_LOCK_WAIT_ENV} to wait longer)"
+                    ) from None
+                if not told:
+                    message = (
+                        f"another nightly run ({holder}) is writing {warehouse}; waiting for it "
+                        f"to finish (up to {limit:.0f} s)…"
+                    )
+                    (say or (lambda m: print(m, file=out or sys.stderr, flush=True)))(message)
+                    told = True
+                time.sleep(poll)
+        os.ftruncate(fd, 0)
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        os.write(fd, f"pid {os.getpid()}, started {stamp}\n".encode())
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
