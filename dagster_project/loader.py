@@ -41,7 +41,15 @@ from typing import Literal
 
 import duckdb
 
-from dagster_project.raw_schema import DUCKDB_TYPES, META_COLUMNS, TABLES, Column, RawTable
+from dagster_project.raw_schema import (
+    ABSURD_VALUE,
+    DUCKDB_TYPES,
+    FUTURE_SLACK_DAYS,
+    META_COLUMNS,
+    TABLES,
+    Column,
+    RawTable,
+)
 from dagster_project.settings import duckdb_memory_limit
 
 __all__ = ["InputProblem", "LoadReport", "RawInputError", "latest_event_date", "load_raw"]
@@ -152,6 +160,7 @@ class LoadReport:
     missing_optional: list[str] = field(default_factory=list)
     modes: dict[str, str] = field(default_factory=dict)  # replace | append | unchanged
     new_files: dict[str, list[str]] = field(default_factory=dict)
+    quarantined: dict[str, int] = field(default_factory=dict)  # rows set aside from new files
     seconds: float = 0.0
 
     @property
@@ -173,7 +182,20 @@ class LoadReport:
             lines.append(line)
         if self.missing_optional:
             lines.append(f"  missing optional tables: {', '.join(self.missing_optional)}")
+        if self.quarantine_message():
+            lines.append(f"  {self.quarantine_message()}")
         return "\n".join(lines)
+
+    def quarantine_message(self) -> str:
+        """One sentence on the rows set aside by this load ('' when none were)."""
+        counts = {t: n for t, n in self.quarantined.items() if n}
+        if not counts:
+            return ""
+        listed = ", ".join(f"{t} {n:,}" for t, n in counts.items())
+        return (
+            f"quarantined {sum(counts.values()):,} rows ({listed}): not loaded; see the "
+            "`quarantine` table for file, line, column and reason"
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,6 +230,10 @@ class _SourceFile:
     readable: bool = True
     size: int = 0
     mtime_ns: int = 0
+    # Rows set aside (valid, but not believable): (line, column, problem, value), and the SQL
+    # predicate over the values relation that keeps them out of the raw table.
+    quarantined: list[tuple[int, str, str, str]] = field(default_factory=list)
+    quarantine_sql: str | None = None
 
     @property
     def display(self) -> str:
@@ -249,6 +275,7 @@ class _TablePlan:
     # "replace": rebuild from all files; "append": add files[n_loaded:]; "unchanged": nothing new
     mode: Literal["replace", "append", "unchanged"] = "replace"
     n_loaded: int = 0
+    future_after: date | None = None  # a not_future value after this day is quarantined
 
     @property
     def new_files(self) -> list[_SourceFile]:
@@ -266,12 +293,14 @@ def load_raw(
     *,
     loaded_at: datetime | None = None,
     full_refresh: bool = False,
+    today: date | None = None,
 ) -> LoadReport:
     """Validate the new raw files under ``raw_dir`` and bring ``raw.*`` in ``warehouse`` up to date.
 
     Raises ``RawInputError`` (listing all problems) without touching the warehouse when any
     input breaks the contract. ``loaded_at`` (default: now) is stored in ``_loaded_at`` as a
     naive UTC timestamp; an aware value is converted to UTC, a naive one is taken as UTC.
+    ``today`` (default: the UTC date now) is what "in the future" is measured from.
     """
     started = time.perf_counter()
     raw_dir = Path(raw_dir)
@@ -285,6 +314,7 @@ def load_raw(
         raise RawInputError(problems)
 
     plans: list[_TablePlan] = []
+    future_after = (today or datetime.now(UTC).date()) + timedelta(days=FUTURE_SLACK_DAYS)
     loaded = {} if full_refresh else _loaded_files(warehouse)
     # Validation runs in a private in-memory database whose spill files go to a temporary
     # folder, so a failed load never opens (let alone creates or locks) the warehouse.
@@ -294,6 +324,7 @@ def load_raw(
             for table in TABLES.values():
                 found: list[InputProblem] = []
                 plan = _plan_table(con, raw_dir, table, found)
+                plan.future_after = future_after
                 plans.append(plan)
                 if not plan.files and not table.needed_for_run:
                     report.missing_optional.append(table.name)
@@ -316,6 +347,7 @@ def load_raw(
         report.extra_columns[name] = list(plan.extras)
         report.modes[name] = plan.mode
         report.new_files[name] = [f.rel for f in plan.new_files]
+        report.quarantined[name] = sum(len({q[0] for q in f.quarantined}) for f in plan.new_files)
 
     _write_warehouse(warehouse, plans, stamp)
     report.seconds = time.perf_counter() - started
@@ -327,7 +359,7 @@ def latest_event_date(raw_dir: Path) -> date | None:
     dbt's int_run_context takes): the night a run without an explicit date is for. Days after
     tomorrow (UTC) are ignored: a mistyped future event must not move the whole run into the
     future. None when nothing can be read; the load then says what is wrong."""
-    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    tomorrow = datetime.now(UTC).date() + timedelta(days=FUTURE_SLACK_DAYS)
     found: list[date] = []
     con = _connect(":memory:")
     try:
@@ -383,6 +415,13 @@ _LOADED_DDL = """
 CREATE TABLE IF NOT EXISTS raw._loaded_files (
     table_name VARCHAR, file_name VARCHAR, file_index INTEGER, size_bytes BIGINT,
     mtime_ns BIGINT, row_count BIGINT, loaded_at TIMESTAMP
+)"""
+# Rows that were valid but not believable (CONTRACT.md: "a quarantine row"); dbt's `quarantine`
+# model shows them. `line` is the CSV line (header = 1) or the Parquet row.
+_QUARANTINE_DDL = """
+CREATE TABLE IF NOT EXISTS raw._quarantine (
+    table_name VARCHAR, source_file VARCHAR, line BIGINT, column_name VARCHAR, problem VARCHAR,
+    value VARCHAR, loaded_at TIMESTAMP
 )"""
 _LOAD_LOG_DDL = """
 CREATE TABLE IF NOT EXISTS raw._load_log (
@@ -512,6 +551,18 @@ def _read_csv_header(f: _SourceFile, problems: list[InputProblem]) -> list[tuple
         return None
     if any(_has_surrogates(name) for name in header):
         problems.append(InputProblem(f.display, 1, None, "header row is not UTF-8"))
+        return None
+    if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
+        # European Excel exports use ';' (or tabs); say so instead of "missing column" x9.
+        sep = "semicolon" if ";" in header[0] else "tab"
+        problems.append(
+            InputProblem(
+                f.display,
+                1,
+                None,
+                f"the file is {sep}-separated; the contract needs comma-separated CSV (RFC 4180)",
+            )
+        )
         return None
     f.n_fields = len(header)
     f.types = {}
@@ -732,6 +783,7 @@ def _validate_file(
             checks.append(_Check(col.name, neg, shown, "negative value {value} (must be >= 0)"))
 
     keys = _key_checks(table, f, convs, idx)
+    held = _quarantine_checks(plan, convs, idx)
 
     aggs = ["count(*)"]
     aggs += [f"count(*) FILTER (WHERE {c.predicate})" for c in checks]
@@ -742,6 +794,15 @@ def _validate_file(
             f"count(*) FILTER (WHERE {k.filter}) - count(DISTINCT CASE WHEN {k.filter} "
             f"THEN {tup} END)"
         )
+    held_at = len(aggs)
+    if held:
+        f.quarantine_sql = " OR ".join(f"coalesce({c.predicate}, false)" for c in held)
+        aggs.append(f"count(*) FILTER (WHERE {f.quarantine_sql})")
+    # DuckDB decodes (and checks the UTF-8 of) only the columns a query reads: read every one,
+    # or a bad byte in an unchecked text column would surface only while writing the warehouse.
+    aggs += [f"count(v_{idx[name]})" for name in convs] + [
+        f"count(x_{j})" for j in range(len(plan.extras))
+    ]
     try:
         counts = con.execute(f"SELECT {', '.join(aggs)} FROM ({rel})").fetchone()
     except duckdb.Error as exc:
@@ -750,8 +811,11 @@ def _validate_file(
     assert counts is not None
     f.rows = int(counts[0])
     check_counts = [int(n) for n in counts[1 : 1 + len(checks)]]
-    key_counts = [int(n) for n in counts[1 + len(checks) :]]
+    key_counts = [int(n) for n in counts[1 + len(checks) : 1 + len(checks) + len(keys)]]
     if not any(check_counts) and not any(key_counts):
+        if held and counts[held_at]:
+            f.rows -= int(counts[held_at])
+            _collect_quarantine(con, f, rel, held)
         return
 
     # Error path: fetch the first offending rows per column, then map them to lines.
@@ -807,6 +871,77 @@ def _validate_file(
             problems.append(
                 InputProblem(f.display, None, column, f"... and {more:,} more problems not listed")
             )
+
+
+def _quarantine_checks(
+    plan: _TablePlan, convs: dict[str, _Conv], idx: dict[str, int]
+) -> list[_Check]:
+    """Rows that parse but cannot be believed: absurd amounts, dates in the future, values
+    outside a column's allowed set, a deal closed before it was created."""
+    table, out = plan.table, []
+    for col in table.columns:
+        if col.name not in convs:
+            continue
+        p, shown = f"p_{idx[col.name]}", f"CAST(v_{idx[col.name]} AS VARCHAR)"
+        if col.type in ("integer", "number"):
+            out.append(
+                _Check(
+                    col.name,
+                    f"{p} > {ABSURD_VALUE:.0f}",
+                    shown,
+                    "absurd value {value} (over 10^12)",
+                )
+            )
+        if col.not_future and plan.future_after is not None:
+            cutoff = plan.future_after.isoformat()
+            out.append(
+                _Check(
+                    col.name,
+                    f"CAST({p} AS DATE) > DATE {_lit(cutoff)}",
+                    shown,
+                    f"in the future: {{value}} (after {cutoff})",
+                )
+            )
+        if col.allowed:
+            listed = ", ".join(_lit(a) for a in col.allowed)
+            out.append(
+                _Check(
+                    col.name,
+                    f"lower(trim({p})) NOT IN ({listed})",
+                    shown,
+                    f"unknown value {{value}} (allowed: {', '.join(col.allowed)})",
+                )
+            )
+    for later, earlier in table.ordered:
+        if later in convs and earlier in convs:
+            pl, pe = f"p_{idx[later]}", f"p_{idx[earlier]}"
+            out.append(
+                _Check(
+                    later,
+                    f"{pl} < {pe}",
+                    f"CAST(v_{idx[later]} AS VARCHAR)",
+                    f"{{value}} is before {earlier}",
+                )
+            )
+    return out
+
+
+def _collect_quarantine(
+    con: duckdb.DuckDBPyConnection, f: _SourceFile, rel: str, held: list[_Check]
+) -> None:
+    found: list[tuple[int, str, str, str]] = []
+    for check in held:
+        rows = con.execute(
+            f"SELECT {_RN}, {check.shown} FROM ({rel}) WHERE coalesce({check.predicate}, false)"
+        ).fetchall()
+        found += [
+            (int(rn), check.column, check.message.replace("{value}", _show(v)), str(v))
+            for rn, v in rows
+        ]
+    lines = _line_numbers(f, {rn for rn, *_ in found})
+    f.quarantined = sorted(
+        (lines.get(rn, rn), column, problem, value) for rn, column, problem, value in found
+    )
 
 
 def _key_checks(
@@ -937,9 +1072,13 @@ def _write_warehouse(warehouse: Path, plans: list[_TablePlan], stamp: datetime) 
             con.execute("CREATE SCHEMA IF NOT EXISTS raw")
             con.execute(_LOADED_DDL)
             con.execute(_LOAD_LOG_DDL)
+            con.execute(_QUARANTINE_DDL)
             for plan in plans:
                 if plan.mode == "replace":
                     _create_table(con, plan)
+                    con.execute(
+                        "DELETE FROM raw._quarantine WHERE table_name = ?", [plan.table.name]
+                    )
                 elif plan.mode == "append":
                     _add_new_extras(con, plan)
                 for f in plan.new_files:
@@ -991,11 +1130,17 @@ def _insert_file(
     select += [f"x_{j} AS {_q(x)}" for j, x in enumerate(plan.extras)]
     meta = ["CAST(? AS VARCHAR)", "CAST(? AS INTEGER)", _RN, "CAST(? AS TIMESTAMP)"]
     select += [f"{value} AS {_q(m)}" for value, m in zip(meta, META_COLUMNS, strict=True)]
+    keep = f" WHERE NOT ({f.quarantine_sql})" if f.quarantined and f.quarantine_sql else ""
     # BY NAME: an appended table may have its columns in another order than this plan's.
     con.execute(
-        f"INSERT INTO {_target(plan)} BY NAME SELECT {', '.join(select)} FROM ({rel})",
+        f"INSERT INTO {_target(plan)} BY NAME SELECT {', '.join(select)} FROM ({rel}){keep}",
         [f.rel, f.index, stamp],
     )
+    if f.quarantined:
+        con.executemany(
+            "INSERT INTO raw._quarantine VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[table.name, f.rel, *q, stamp] for q in f.quarantined],
+        )
 
 
 def _remember_files(con: duckdb.DuckDBPyConnection, plan: _TablePlan, stamp: datetime) -> None:

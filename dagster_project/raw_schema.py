@@ -28,12 +28,24 @@ DUCKDB_TYPES: dict[ColumnType, str] = {
 }
 
 
+# Past this a count or an amount is a unit or export mistake (a spend of 10^15 in any currency),
+# not marketing: the row is quarantined (kept aside, with file and line) rather than summed.
+ABSURD_VALUE = 1e12
+# A date this many days after the load's UTC day is "in the future": time zones run ahead of UTC
+# by at most 14 hours, so a day of slack never quarantines a real event.
+FUTURE_SLACK_DAYS = 1
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
     type: ColumnType
     required: bool
     non_negative: bool = False
+    # When something happened: a value after the load's day (plus slack) is quarantined.
+    not_future: bool = False
+    # The only values allowed (compared trimmed and lower-case); others are quarantined.
+    allowed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,8 @@ class RawTable:
     key: tuple[str, ...]
     columns: tuple[Column, ...]
     needed_for_run: bool
+    # (later, earlier): a row where `later` is before `earlier` is quarantined.
+    ordered: tuple[tuple[str, str], ...] = ()
 
     @property
     def required_columns(self) -> list[str]:
@@ -54,12 +68,12 @@ class RawTable:
         raise KeyError(name)
 
 
-def _req(name: str, type_: ColumnType, non_negative: bool = False) -> Column:
-    return Column(name, type_, True, non_negative)
+def _req(name: str, type_: ColumnType, non_negative: bool = False, **rules: object) -> Column:
+    return Column(name, type_, True, non_negative, **rules)  # type: ignore[arg-type]
 
 
-def _opt(name: str, type_: ColumnType, non_negative: bool = False) -> Column:
-    return Column(name, type_, False, non_negative)
+def _opt(name: str, type_: ColumnType, non_negative: bool = False, **rules: object) -> Column:
+    return Column(name, type_, False, non_negative, **rules)  # type: ignore[arg-type]
 
 
 TABLES: dict[str, RawTable] = {
@@ -69,7 +83,7 @@ TABLES: dict[str, RawTable] = {
             "ads_daily",
             ("date", "platform", "account_id", "campaign_id"),
             (
-                _req("date", "date"),
+                _req("date", "date", not_future=True),
                 _req("platform", "string"),
                 _req("account_id", "string"),
                 _req("campaign_id", "string"),
@@ -94,7 +108,7 @@ TABLES: dict[str, RawTable] = {
             # event_id when present, else (user_pseudo_id, session_id, event_timestamp, event_name)
             ("event_id",),
             (
-                _req("event_timestamp", "timestamp"),
+                _req("event_timestamp", "timestamp", not_future=True),
                 _req("event_name", "string"),
                 _req("user_pseudo_id", "string"),
                 _req("session_id", "string"),
@@ -116,7 +130,7 @@ TABLES: dict[str, RawTable] = {
             ("contact_id",),
             (
                 _req("contact_id", "string"),
-                _req("created_at", "timestamp"),
+                _req("created_at", "timestamp", not_future=True),
                 _opt("first_touch_source", "string"),
                 _opt("first_touch_medium", "string"),
                 _opt("first_touch_campaign", "string"),
@@ -137,7 +151,7 @@ TABLES: dict[str, RawTable] = {
             (
                 _req("contact_id", "string"),
                 _req("stage", "string"),
-                _req("entered_at", "timestamp"),
+                _req("entered_at", "timestamp", not_future=True),
                 _opt("source", "string"),
             ),
             True,
@@ -148,15 +162,16 @@ TABLES: dict[str, RawTable] = {
             (
                 _req("deal_id", "string"),
                 _req("contact_id", "string"),
-                _req("created_at", "timestamp"),
-                _req("status", "string"),
+                _req("created_at", "timestamp", not_future=True),
+                _req("status", "string", allowed=("open", "won", "lost")),
                 _req("amount", "number", True),
                 _req("currency", "string"),
-                _opt("closed_at", "timestamp"),
+                _opt("closed_at", "timestamp", not_future=True),
                 _opt("pipeline", "string"),
                 _opt("lost_reason", "string"),
             ),
             True,
+            ordered=(("closed_at", "created_at"),),
         ),
         RawTable(
             "crm_activities",
@@ -166,7 +181,7 @@ TABLES: dict[str, RawTable] = {
                 _req("contact_id", "string"),
                 _req("activity_type", "string"),
                 _req("direction", "string"),
-                _req("occurred_at", "timestamp"),
+                _req("occurred_at", "timestamp", not_future=True),
                 _opt("response_minutes", "number", True),
             ),
             False,
@@ -177,8 +192,8 @@ TABLES: dict[str, RawTable] = {
             (
                 _req("platform", "string"),
                 _req("post_id", "string"),
-                _req("published_at", "timestamp"),
-                _req("snapshot_date", "date"),
+                _req("published_at", "timestamp", not_future=True),
+                _req("snapshot_date", "date", not_future=True),
                 _req("impressions", "integer", True),
                 _req("reactions", "integer", True),
                 _req("comments", "integer", True),

@@ -59,6 +59,14 @@ def warehouse_summary(warehouse: Path) -> str:
             if table_exists(con, "main", "decision_queue")
             else 0
         )
+        held = (
+            con.execute(
+                "select table_name, count(*) from main.quarantine group by table_name "
+                "order by table_name"
+            ).fetchall()
+            if table_exists(con, "main", "quarantine")
+            else []
+        )
         channels = con.execute(
             "select count(distinct dimension_value) from main.metric_series "
             "where dimension = 'channel'"
@@ -79,4 +87,10 @@ def warehouse_summary(warehouse: Path) -> str:
         "(`firewatch queue`)",
     ]
     lines += [f"    - {text}" for (text,) in alerts[:5]]
+    if held:
+        listed = ", ".join(f"{table} {n:,}" for table, n in held)
+        lines.append(
+            f"  quarantine: {sum(n for _, n in held):,} input rows kept out of the numbers "
+            f"({listed}): `select * from quarantine` says which file, line and why"
+        )
     return "\n".join(lines)

@@ -20,7 +20,8 @@ def test_groups_follow_the_layers(tmp_path: Path) -> None:
     groups: dict[str, set[str]] = {}
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
-    assert groups["raw"] == {f"raw/{name}" for name in TABLES}
+    # the raw tables and the loader's quarantine of rows it set aside
+    assert groups["raw"] == {f"raw/{name}" for name in TABLES} | {"raw/_quarantine"}
     # keys carry the schema the table lives in, so the UI and the warehouse read alike
     assert {
         "staging/stg_web__events",
@@ -36,6 +37,7 @@ def test_groups_follow_the_layers(tmp_path: Path) -> None:
     }
     assert groups["meaning"] == {"meaning_weekly", "meaning_monthly"}
     assert groups["metrics"] == {"metric_series", "metric_catalog"}
+    assert groups["quality"] == {"quarantine"}
 
 
 def test_dbt_sources_hang_off_the_loader(tmp_path: Path) -> None:

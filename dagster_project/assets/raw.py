@@ -17,6 +17,8 @@ from dagster_project.raw_schema import TABLES
 from dagster_project.settings import Settings
 
 RAW_GROUP = "raw"
+# The loader's own table of rows set aside (dbt source raw._quarantine).
+QUARANTINE_TABLE = "_quarantine"
 
 
 def raw_asset_key(table: str) -> dg.AssetKey:
@@ -34,6 +36,17 @@ def build_raw_assets(partitions: dg.PartitionsDefinition | None = None) -> dg.As
                 kinds={"duckdb"},
             )
             for name in TABLES
+        ]
+        + [
+            dg.AssetSpec(
+                raw_asset_key(QUARANTINE_TABLE),
+                group_name=RAW_GROUP,
+                description=(
+                    "Rows the loader set aside (absurd amount, future date, unknown value, deal "
+                    "closed before created) with file, line and column; see the quarantine mart."
+                ),
+                kinds={"duckdb"},
+            )
         ],
         can_subset=False,
         partitions_def=partitions,
@@ -48,6 +61,9 @@ def build_raw_assets(partitions: dg.PartitionsDefinition | None = None) -> dg.As
         report = load_raw(
             settings.raw_dir, settings.warehouse, full_refresh=is_full_refresh(context.run.tags)
         )
+        if report.quarantine_message():
+            context.log.warning(report.quarantine_message())
+            progress.report("load", 0, len(TABLES), report.quarantine_message())
         for missing in report.missing_optional:
             context.log.warning(
                 f"Optional table {missing} has no files: the metrics that need it are absent."
@@ -68,7 +84,15 @@ def build_raw_assets(partitions: dg.PartitionsDefinition | None = None) -> dg.As
                     "load_mode": mode,
                     "extra_columns": dg.MetadataValue.json(report.extra_columns.get(name, [])),
                     "missing": name in report.missing_optional,
+                    "quarantined_rows": report.quarantined.get(name, 0),
                 },
             )
+        yield dg.MaterializeResult(
+            asset_key=raw_asset_key(QUARANTINE_TABLE),
+            metadata={
+                "quarantined_rows_this_load": sum(report.quarantined.values()),
+                "per_table": dg.MetadataValue.json(report.quarantined),
+            },
+        )
 
     return raw_tables

@@ -25,7 +25,8 @@ final as (
         amount,
         currency,
         _fx_rate as fx_rate,
-        amount * _fx_rate as amount_reporting
+        amount * _fx_rate as amount_reporting,
+        _source_file
     from with_rate
 )
 

@@ -13,13 +13,14 @@ final as (
         deal_id,
         contact_id,
         created_at,
-        lower(status) as status,
+        lower(trim(status)) as status,
         amount,
         upper(currency) as currency,
         closed_at,
         cast(closed_at as date) as closed_date,
         pipeline,
-        lost_reason
+        lost_reason,
+        _source_file
     from latest
     where _version_rank = 1
 )
