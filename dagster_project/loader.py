@@ -244,7 +244,7 @@ class _SourceFile:
 
     def relation(self) -> str:
         """A subquery with the file's columns plus its 1-based row number ``_RN``."""
-        path = _lit(str(self.path))
+        path = _path_lit(self.path)
         if self.kind == "csv":
             cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(self.n_fields))
             # Explicit options instead of sniffing: RFC 4180, comma, double quote, the header
@@ -366,7 +366,7 @@ def latest_event_date(raw_dir: Path) -> date | None:
         for table, column in _ACTIVITY_COLUMNS:
             files = _landing_files(Path(raw_dir) / table)
             for kind in (".csv", ".parquet"):
-                chosen = [_lit(str(p)) for p in files if p.suffix.lower() == kind]
+                chosen = [_path_lit(p) for p in files if p.suffix.lower() == kind]
                 if not chosen:
                     continue
                 listed = f"[{', '.join(chosen)}]"
@@ -503,6 +503,20 @@ def _plan_table(
         return plan
 
     contract = {c.name for c in table.columns}
+    landing = raw_dir.resolve()
+    outside = [p for p in paths if not p.resolve().is_relative_to(landing)]
+    for path in outside:
+        # A link out of the landing folder would let a landing file read anything the run can.
+        problems.append(
+            InputProblem(
+                str(path),
+                None,
+                None,
+                f"symlink to {path.resolve()}, outside the landing folder {landing}; copy the "
+                "file in instead",
+            )
+        )
+    paths = [p for p in paths if p not in outside]
     for index, path in enumerate(paths):
         kind: Literal["csv", "parquet"] = "csv" if path.suffix.lower() == ".csv" else "parquet"
         stat = path.stat()
@@ -573,7 +587,7 @@ def _read_parquet_schema(
     con: duckdb.DuckDBPyConnection, f: _SourceFile, problems: list[InputProblem]
 ) -> list[tuple[str, str]] | None:
     try:
-        rows = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_lit(str(f.path))})").fetchall()
+        rows = con.execute(f"DESCRIBE SELECT * FROM read_parquet({_path_lit(f.path)})").fetchall()
     except duckdb.Error as exc:
         problems.append(InputProblem(f.display, None, None, f"unreadable file: {_first_line(exc)}"))
         return None
@@ -1197,6 +1211,12 @@ def _q(ident: str) -> str:
 def _lit(text: str) -> str:
     """Quote an SQL string literal (for table-function arguments that take no parameters)."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def _path_lit(path: Path) -> str:
+    """A file path as a literal for read_csv/read_parquet, which take `*`, `?` and `[` as glob
+    patterns: `x[1].csv` would read `x1.csv`. A one-character class `[c]` matches c itself."""
+    return _lit("".join(f"[{c}]" if c in "*?[" else c for c in str(path)))
 
 
 def _show(value: object) -> str:

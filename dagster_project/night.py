@@ -10,11 +10,10 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from dagster_project.divergence.episodes import Alert, merge_alerts
 from dagster_project.divergence.findings import Finding
-from dagster_project.divergence.rules import Rule, load_rules, rules_path
+from dagster_project.divergence.rules import Rule, declared_rule_ids, load_rules, rules_path
 from dagster_project.state import open_warehouse, read_alerts, run_as_of, save_night
 
 
@@ -31,9 +30,7 @@ def rule_ids(path: str | Path | None = None) -> list[str]:
 
     The full validation against the metric catalog happens when a run reads the warehouse.
     """
-    data = yaml.safe_load(rules_path(path).read_text(encoding="utf-8")) or {}
-    items = data.get("rules", []) if isinstance(data, dict) else data
-    return [str(item["id"]) for item in items if isinstance(item, dict) and "id" in item]
+    return declared_rule_ids(path)
 
 
 def read_inputs(warehouse: Path, rules_file: str | Path | None = None) -> NightInputs:

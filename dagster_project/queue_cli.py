@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import unicodedata
 from datetime import date
 
 from dagster_project.divergence.queue import QueueError
@@ -34,8 +35,37 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _control_characters(text: str, allowed: str = "") -> list[str]:
+    """The control and line-separator characters in `text` (other than `allowed`), as escapes."""
+    return sorted(
+        {
+            ch.encode("unicode_escape").decode("ascii")
+            for ch in text
+            if ch not in allowed and unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+        }
+    )
+
+
+def _check_input(args: argparse.Namespace, action: str, text: str) -> None:
+    """Who acts is one line of printable text, and a note holds no control characters except
+    line breaks and tabs: the log is read as the record of who did what, in terminals too, so a
+    name cannot forge a second entry and a note cannot rewrite the screen. (Quotes and SQL are
+    fine: every value is a bound parameter.)"""
+    found = _control_characters(args.by)
+    if found:
+        raise ValueError(f"--by must be one line of printable text, found {', '.join(found)}")
+    found = _control_characters(text, allowed="\n\t")
+    if found:
+        flag = {"decide": "--decision", "dismiss": "--reason"}.get(action, "the text")
+        raise ValueError(
+            f"{flag} may hold line breaks and tabs but no other control characters, "
+            f"found {', '.join(found)}"
+        )
+
+
 def _act(args: argparse.Namespace, action: str, text: str = "", until: date | None = None) -> int:
     try:
+        _check_input(args, action, text)
         with open_warehouse(_warehouse(args)) as con:
             item = record_action(
                 con, args.decision_id, action, args.by, text=text, snooze_until=until

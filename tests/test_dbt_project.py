@@ -91,3 +91,32 @@ def test_a_full_refresh_keeps_every_decision(tiny: Path, tmp_path: Path) -> None
         [did],
     ) == [("shift budget to search", "ana")]
     assert query(warehouse, "select count(*) from firewatch_state.decision_log") == [(1,)]
+
+
+def test_configuration_written_into_sql_is_checked_or_quoted(tmp_path: Path) -> None:
+    """dbt vars that reach SQL text: the currency must be a code, the brand pattern is quoted."""
+    target = ["--target-path", str(tmp_path / "target")]
+    hostile = _dbt(
+        tmp_path / "w.duckdb",
+        "compile",
+        "--select",
+        "int_run_context",
+        "--vars",
+        '{reporting_currency: "USD\'; drop table alerts; --"}',
+        *target,
+    )
+    assert hostile.returncode != 0
+    assert "reporting_currency must be an ISO 4217 code like USD, got USD'; DROP TABLE" in (
+        hostile.stdout
+    )
+    quoted = _dbt(
+        tmp_path / "w.duckdb",
+        "compile",
+        "--select",
+        "int_sessions",
+        "--vars",
+        '{brand_campaign_pattern: "%o\'brien%"}',
+        *target,
+    )
+    assert quoted.returncode == 0, quoted.stdout[-3000:]
+    assert "like '%o''brien%'" in quoted.stdout

@@ -6,6 +6,7 @@ at import would cost every Dagster process tens of seconds.
 
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -155,13 +156,24 @@ def _build(
     total, built, checked = len(context.selected_asset_keys), 0, 0
     with _environment(window.dbt_env()):
         invocation = dbt.cli(args, context=context)
-        for event in invocation.stream():
-            if isinstance(event, dg.Output):
-                built += 1
-                progress.report(stage, built, total, f"built {event.output_name}")
-            elif isinstance(event, dg.AssetCheckResult):
-                checked += 1
-            yield event
+        try:
+            for event in invocation.stream():
+                if isinstance(event, dg.Output):
+                    built += 1
+                    progress.report(stage, built, total, f"built {event.output_name}")
+                elif isinstance(event, dg.AssetCheckResult):
+                    checked += 1
+                yield event
+        except BaseException:
+            # dbt would go on building (and holding the warehouse's lock) after the step gave
+            # up on it, e.g. on an event the manifest does not know: stop it with the step.
+            if invocation.process.poll() is None:
+                invocation.process.terminate()
+                try:
+                    invocation.process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    invocation.process.kill()
+            raise
     keep_partial_parse(Path(invocation.target_path))
     if incremental:
         record_build(settings.warehouse, full_refresh=full)

@@ -21,11 +21,18 @@ def _check_name(rule_id: str) -> str:
     return f"divergence_{rule_id}"
 
 
+def _md_text(text: str) -> str:
+    """A campaign or channel name as plain text in the UI's Markdown: no table breaks, links,
+    images or HTML (`![](http://...)` in a campaign name must not load anything)."""
+    text = " ".join(str(text).split())
+    return "".join(f"\\{c}" if c in "\\|[]!<>`*_" else c for c in text)
+
+
 def _table(findings: list[Finding]) -> str:
     worst = sorted(findings, key=lambda f: f.outcome_change)[:_SAMPLE]
     lines = ["| dimension value | leading change | outcome change | window |", "|---|---|---|---|"]
     lines += [
-        f"| {f.dimension_value} | {f.leading_change:+.0%} | {f.outcome_change:+.0%} | "
+        f"| {_md_text(f.dimension_value)} | {f.leading_change:+.0%} | {f.outcome_change:+.0%} | "
         f"{f.window_start} .. {f.window_end} |"
         for f in worst
     ]

@@ -77,10 +77,15 @@ def merge_alerts(previous: list[Alert], findings: list[Finding], as_of: date) ->
     """All alerts after tonight: earlier episodes kept, active ones continued or cleared.
 
     Episodes first detected after `as_of` are dropped: replaying an earlier night must not see
-    what was only found later.
+    what was only found later. An episode that an earlier run of this same night cleared is
+    active again going in: re-running a night with late data that finds it continues it (same
+    id, same queue item) instead of opening a second episode on the same day.
     """
     kept = [a for a in previous if a.first_detected_at <= as_of]
     active = {a.key: a for a in kept if a.status == "active"}
+    for i, a in enumerate(kept):
+        if a.status == "cleared" and a.cleared_at == as_of and a.key not in active:
+            kept[i] = active[a.key] = replace(a, status="active", cleared_at=None)
     found = {(f.rule_id, f.dimension, f.dimension_value): f for f in findings}
     merged: dict[str, Alert] = {a.alert_id: a for a in kept}
     for key, alert in active.items():

@@ -33,6 +33,9 @@ OUTCOME_BAD: tuple[str, ...] = ("down", "up", "flat")
 DIRECTIONS: tuple[str, ...] = ("up", "down")
 SEVERITIES: tuple[str, ...] = ("warn", "error")
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# Catalog metric ids (metric_definitions.sql) are snake_case; a rule naming anything else is
+# refused before the catalog is consulted, so no other text is carried towards the warehouse.
+METRIC_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 # Placeholders a question template may use (filled by detect.py).
 QUESTION_FIELDS: frozenset[str] = frozenset(
     {
@@ -105,8 +108,11 @@ class Rule:
             fail("id", "must match ^[a-z][a-z0-9_]{0,62}$ (snake_case, at most 63 characters)")
         for field_name in ("leading_metric", "outcome_metric"):
             value = getattr(self, field_name)
-            if not isinstance(value, str) or not value:
-                fail(field_name, "must be a metric id")
+            if not isinstance(value, str) or not METRIC_ID_PATTERN.match(value):
+                fail(
+                    field_name,
+                    f"{value!r} is not a metric id (snake_case, ^[a-z][a-z0-9_]*$)",
+                )
         if self.leading_metric == self.outcome_metric:
             fail("outcome_metric", "must differ from leading_metric")
         if self.outcome_bad not in OUTCOME_BAD:
@@ -150,13 +156,23 @@ class Rule:
         if not isinstance(self.question, str) or not self.question.strip():
             fail("question", "must be a non-empty template")
         try:
-            placeholders = {
-                parsed[1]
-                for parsed in string.Formatter().parse(self.question)
-                if parsed[1] is not None  # "{}" (positional) is a field too, and an unknown one
-            }
+            parsed = [
+                (name, spec, conversion)
+                for _, name, spec, conversion in string.Formatter().parse(self.question)
+                if name is not None  # "{}" (positional) is a field too, and an unknown one
+            ]
         except ValueError as exc:
             fail("question", f"is not a valid template: {exc}")
+        placeholders = {name for name, _, _ in parsed}
+        # A format spec or conversion ("{dimension_value:>999999999}", "{leading_label!r}") is
+        # not needed by any question and could blow up or reshape text that comes from the data.
+        styled = sorted(name for name, spec, conversion in parsed if spec or conversion)
+        if styled:
+            fail(
+                "question",
+                f"placeholder(s) {', '.join('{' + s + '}' for s in styled)} take no format "
+                "spec or conversion; write them plainly, e.g. {dimension_value}",
+            )
         unknown = sorted(placeholders - QUESTION_FIELDS)
         if unknown:
             fail(
@@ -388,3 +404,36 @@ def load_rules(
     except yaml.YAMLError as exc:
         raise RuleError(f"{file}: not valid YAML: {exc}") from None
     return parse_rules(data, catalog, source=str(file))
+
+
+def declared_rule_ids(path: str | os.PathLike[str] | None = None) -> list[str]:
+    """The rule ids of the rule file, each checked against ID_PATTERN and for duplicates, without
+    the metric catalog: what Dagster needs to declare one asset check per rule before any run.
+    Raises RuleError naming the file, the rule and the field; the full check against the
+    catalog happens in `load_rules` when a run reads the warehouse."""
+    file = rules_path(path)
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RuleError(f"cannot read rules file {file}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise RuleError(f"{file}: not valid YAML: {exc}") from None
+    items = data.get("rules") if isinstance(data, Mapping) else data
+    if not isinstance(items, Sequence) or isinstance(items, str) or not items:
+        raise RuleError(f"{file}: expected a non-empty list of rules under 'rules'")
+    ids: list[str] = []
+    for position, raw in enumerate(items, start=1):
+        if not isinstance(raw, Mapping):
+            raise RuleError(f"{file}: rule #{position} must be a mapping")
+        rule_id = raw.get("id")
+        if rule_id is None:
+            raise RuleError(f"{file}: rule #{position}, field 'id': missing")
+        if not isinstance(rule_id, str) or not ID_PATTERN.match(rule_id):
+            raise RuleError(
+                f"{file}: rule {rule_id!r}, field 'id': must match ^[a-z][a-z0-9_]{{0,62}}$ "
+                "(snake_case, at most 63 characters)"
+            )
+        if rule_id in ids:
+            raise RuleError(f"{file}: rule {rule_id!r}, field 'id': duplicate id")
+        ids.append(rule_id)
+    return ids

@@ -5,7 +5,7 @@
     select
         ranked.*,
         case
-            when ranked.{{ currency_column }} = '{{ var("reporting_currency") }}' then 1.0
+            when ranked.{{ currency_column }} = '{{ reporting_currency() }}' then 1.0
             else ranked._matched_rate
         end as _fx_rate
     from (

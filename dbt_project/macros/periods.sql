@@ -39,3 +39,17 @@
     {%- set parsed = modules.datetime.datetime.strptime(raw, '%Y-%m-%d') -%}
     {{ return(parsed.strftime('%Y-%m-%d')) }}
 {%- endmacro %}
+
+{% macro reporting_currency() -%}
+    {#- The `reporting_currency` var, checked: it is written into SQL as a literal. -#}
+    {%- set raw = var('reporting_currency') | string | trim | upper -%}
+    {%- if not modules.re.fullmatch('[A-Z]{3}', raw) -%}
+        {{ exceptions.raise_compiler_error('reporting_currency must be an ISO 4217 code like USD, got ' ~ raw) }}
+    {%- endif -%}
+    {{ return(raw) }}
+{%- endmacro %}
+
+{% macro sql_string(text) -%}
+    {#- A configuration value as an SQL string literal, its quotes doubled. -#}
+    '{{ text | string | replace("'", "''") }}'
+{%- endmacro %}

@@ -29,7 +29,7 @@ final as (
         max(last_date)
         {%- endif %} as as_of_date,
         min(first_date) as history_start_date,
-        '{{ var("reporting_currency") }}' as reporting_currency
+        '{{ reporting_currency() }}' as reporting_currency
     from activity_dates
 )
 

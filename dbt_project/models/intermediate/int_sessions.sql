@@ -72,7 +72,7 @@ final as (
         ) as is_engaged,
         (
             coalesce(channels.channel, 'other') = 'direct'
-            or lower(coalesce(sessions.campaign, '')) like '{{ var("brand_campaign_pattern") }}'
+            or lower(coalesce(sessions.campaign, '')) like {{ sql_string(var("brand_campaign_pattern") | lower) }}
         ) as is_direct_or_brand
     from sessions
     left join channels
