@@ -12,7 +12,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 DEMO_SCENARIO ?= clicks_up_nobody_stays:paid_search:2025-09-08
 
-.PHONY: install manifest demo run test lint dev clean bench-detection bench docs
+.PHONY: install manifest demo run test lint dev clean bench-detection bench docs reliability
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,10 @@ demo: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 run: $(MANIFEST)
 	$(BIN)/firewatch run
 
+# Two workers (one per core here), a test file each at a time: the end-to-end files mostly wait
+# on DuckDB and dbt in child processes, and their session fixtures are built once per worker.
 test: $(MANIFEST)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check dagster_project tests bench
@@ -60,6 +62,13 @@ bench-detection: $(MANIFEST)
 # large; the generated data sets stay in bench/.cache/pipeline, `--fresh` regenerates them).
 bench: $(MANIFEST)
 	$(BIN)/python bench/pipeline.py
+
+# Fault injection: `firewatch run` killed with SIGKILL at 24 random points of nightly runs (load,
+# dbt, checks, alerts and queue, BI copy), each followed by a recovery run and its checks, then
+# `dbt test`, a fresh build to compare with and the other reliability suites -> docs/reliability.md
+# (about 40 min on 2 cores). `make test` runs a short campaign (tests/test_fault_injection.py).
+reliability: $(MANIFEST)
+	$(BIN)/python bench/reliability.py --kills 24
 
 # dbt's docs site (lineage with the BI exposures, column docs, the warehouse's catalog). dbt opens
 # the warehouse to read the catalog, so run it while no nightly run or other client holds it.

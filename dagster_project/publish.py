@@ -14,11 +14,15 @@ log (`firewatch_state`) stay in the warehouse, and so does the backtest replay.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,7 +40,8 @@ BI_STORAGE_VERSION = "v1.0.0"
 # Parquet versions kept: the current one and the one before, for a reader that resolved
 # `current` just before the swap.
 PARQUET_VERSIONS_KEPT = 2
-# Leftovers of a publish that was killed; younger ones may belong to a publish still running.
+# Leftovers of a publish that was killed, where the output folder cannot be locked (no flock):
+# younger ones may belong to a publish still running. With the lock, any age.
 _STALE_SECONDS = 3600.0
 
 _NAME = re.compile(r"[a-z0-9_]+")
@@ -87,7 +92,56 @@ def publish_bi_copy(
     if target == warehouse:
         raise PublishError(f"the BI copy cannot be the warehouse itself ({warehouse})")
     target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(target.parent, f".{target.name}.", (".tmp", ".tmp.wal"))
+    if parquet_dir is not None:
+        Path(parquet_dir).mkdir(parents=True, exist_ok=True)
+    folders = [target.parent] + ([Path(parquet_dir).resolve()] if parquet_dir is not None else [])
+    with _publishing(folders, wait_seconds) as alone:
+        return _publish(warehouse, target, parquet_dir, wait_seconds, started, alone)
+
+
+@contextmanager
+def _publishing(folders: list[Path], wait_seconds: float) -> Iterator[bool]:
+    """Holds an exclusive flock on each output folder for the whole publish (a lock on the
+    folder itself, so no lock file appears beside the copy), waiting while another publish
+    holds it. Yields whether the locks are held: then every temporary file or partial version
+    in the folders is a leftover of a publish that was killed, however young."""
+    deadline = time.monotonic() + wait_seconds
+    fds: list[int] = []
+    alone = True
+    try:
+        for folder in dict.fromkeys(folders):
+            fd = os.open(folder, os.O_RDONLY)
+            fds.append(fd)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise PublishError(
+                            f"another publish still holds {folder} after {wait_seconds:.0f} s"
+                        ) from None
+                    time.sleep(0.2)
+                except OSError:  # no flock on this file system: fall back to the age rule
+                    alone = False
+                    break
+        yield alone
+    finally:
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+def _publish(
+    warehouse: Path,
+    target: Path,
+    parquet_dir: Path | None,
+    wait_seconds: float,
+    started: float,
+    alone: bool,
+) -> PublishReport:
+    _remove_stale(target.parent, f".{target.name}.", (".tmp", ".tmp.wal"), any_age=alone)
     published_at = datetime.now(UTC)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
     version: Path | None = None
@@ -100,7 +154,9 @@ def publish_bi_copy(
             )
             as_of, counts = _copy_tables(con, published_at)
             if parquet_dir is not None:
-                version = _export_parquet(con, Path(parquet_dir).resolve(), counts, published_at)
+                version = _export_parquet(
+                    con, Path(parquet_dir).resolve(), counts, published_at, any_age=alone
+                )
             con.execute(f"detach {_SOURCE}")
             # detach checkpoints: the copy is one self-contained file, no WAL beside it
             con.execute(f"detach {_COPY}")
@@ -228,12 +284,17 @@ def _as_of_date(con: duckdb.DuckDBPyConnection) -> date | None:
 
 
 def _export_parquet(
-    con: duckdb.DuckDBPyConnection, root: Path, counts: dict[str, int], published_at: datetime
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    counts: dict[str, int],
+    published_at: datetime,
+    *,
+    any_age: bool = False,
 ) -> Path:
     """One Parquet file per table of the copy, written under a hidden name and renamed whole
     to `root/<timestamp>/`, so a listed version is always complete."""
     root.mkdir(parents=True, exist_ok=True)
-    _remove_stale(root, ".", (".partial", ".tmp"))
+    _remove_stale(root, ".", (".partial", ".tmp"), any_age=any_age)
     name = published_at.strftime("%Y%m%dT%H%M%S.%fZ")
     partial = root / f".{name}.{uuid.uuid4().hex}.partial"
     partial.mkdir()
@@ -277,11 +338,15 @@ def _prune_versions(root: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _remove_stale(folder: Path, prefix: str, suffixes: tuple[str, ...]) -> None:
-    """Removes what a killed publish left (temp copies, partial Parquet versions, links)."""
+def _remove_stale(
+    folder: Path, prefix: str, suffixes: tuple[str, ...], *, any_age: bool = False
+) -> None:
+    """Removes what a killed publish left (temp copies, partial Parquet versions, links): any
+    of them while this publish holds the folder's lock (`any_age`), else those older than
+    _STALE_SECONDS (a younger one may belong to a publish still running)."""
     if not folder.exists():
         return
-    cutoff = time.time() - _STALE_SECONDS
+    cutoff = float("inf") if any_age else time.time() - _STALE_SECONDS
     for path in folder.iterdir():
         name = path.name
         if not (name.startswith(prefix) and name.endswith(suffixes)):

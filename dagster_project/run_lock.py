@@ -66,16 +66,18 @@ def hold_run_lock(
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                holder = path.read_text(encoding="utf-8").strip() or "another process"
+                # a run writes its pid; a person's queue command holds the lock shared, unnamed
+                text = path.read_text(encoding="utf-8").strip()
+                holder = f"another nightly run ({text})" if text else "a firewatch command"
                 if time.monotonic() - started >= limit:
                     raise RunLockTimeout(
-                        f"another nightly run ({holder}) still holds {path} after {limit:.0f} s; "
-                        f"not running a second writer (set {RUN_LOCK_WAIT_ENV} to wait longer)"
+                        f"{holder} still holds {path} after {limit:.0f} s; not running a second "
+                        f"writer (set {RUN_LOCK_WAIT_ENV} to wait longer)"
                     ) from None
                 if not told:
                     message = (
-                        f"another nightly run ({holder}) is writing {warehouse}; waiting for it "
-                        f"to finish (up to {limit:.0f} s)…"
+                        f"{holder} is using {warehouse}; waiting for it to finish (up to "
+                        f"{limit:.0f} s)…"
                     )
                     (say or (lambda m: print(m, file=out or sys.stderr, flush=True)))(message)
                     told = True

@@ -8,6 +8,10 @@ transaction with the rest of the night's state.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -68,6 +72,116 @@ def _is_lock_error(error: duckdb.Error) -> bool:
     return "lock" in str(error).lower()
 
 
+class WarehouseBusyError(TimeoutError):
+    """A nightly run (or another client) held the warehouse for longer than the wait allowed."""
+
+
+def _run_lock(path: Path) -> Path:
+    # the nightly run's lock (dagster_project.run_lock): an exclusive flock for the whole run
+    return path.with_name(path.name + ".run.lock")
+
+
+def _held_by_this_process(lock: Path, fd: int) -> bool:
+    """Whether this process holds the flock on `lock` already: a run's own steps open the
+    warehouse while its run lock is held, and must not wait for themselves. Read from
+    /proc/locks (a flock cannot be asked who holds it), else from the pid the run writes."""
+    info = os.fstat(fd)
+    me = str(os.getpid())
+    try:
+        table = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        table = ""
+    for line in table.splitlines():
+        parts = line.split()
+        if "FLOCK" not in parts or "->" in parts:  # "->": a waiter, not a holder
+            continue
+        at = parts.index("FLOCK")
+        if len(parts) < at + 5:
+            continue
+        pid, device = parts[at + 3], parts[at + 4].rsplit(":", 1)
+        ours = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}"
+        if pid == me and len(device) == 2 and device == [ours, str(info.st_ino)]:
+            return True
+    if table:
+        return False
+    try:
+        return lock.read_text(encoding="utf-8").startswith(f"pid {me},")
+    except OSError:
+        return False
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie has finished; only its parent has not looked yet
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        return stat[stat.rindex(")") + 2 :].split()[0] not in ("Z", "X")
+    except (OSError, ValueError, IndexError):
+        return True
+
+
+@contextmanager
+def _outside_nightly_runs(
+    path: Path, wait_seconds: float, tell: Callable[[], None], sleep: Callable[[float], None]
+) -> Iterator[float]:
+    """Waits while a nightly run holds the warehouse's run lock and keeps a shared hold on it
+    until the caller is done, so a run never starts while a person's command is connected.
+
+    A run opens the warehouse many times (the loader, two dbt builds, the alerts, the BI copy);
+    any other connection open at one of those moments, even a read-only one, makes that step
+    fail and the night with it. Waiting on DuckDB's own lock alone is not enough: it is free
+    between a run's steps. Yields the seconds waited. No lock file (no run yet): no wait."""
+    lock = _run_lock(path)
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        fd = -1
+    if fd < 0:  # (outside the except clause: the caller's errors must not chain onto this)
+        yield 0.0
+        return
+    try:
+        if _held_by_this_process(lock, fd):
+            yield 0.0
+            return
+        waited, holder = 0.0, None
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if waited >= wait_seconds:
+                    raise WarehouseBusyError(
+                        f"a nightly run still holds {path} after {waited:.0f} s; try again "
+                        "when it has finished"
+                    ) from None
+                with contextlib.suppress(OSError, ValueError):
+                    found = re.match(r"pid (\d+)\b", lock.read_text(encoding="utf-8"))
+                    holder = int(found.group(1)) if found else holder
+                tell()
+                sleep(0.5)
+                waited += 0.5
+            except OSError:  # a file system without flock: DuckDB's lock is all there is
+                break
+        # The run's process reads the warehouse once more after its lock (the summary that
+        # `firewatch run` prints): let it finish first, for a few seconds at most (a process
+        # that ran the job in-process and goes on living, e.g. a notebook, is not waited for).
+        grace = 0.0
+        while waited and holder and holder != os.getpid() and _running(holder) and grace < 10:
+            sleep(0.1)
+            grace += 0.1
+        try:
+            yield waited + grace
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
 @contextmanager
 def open_warehouse(
     path: Path,
@@ -77,30 +191,38 @@ def open_warehouse(
     out: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection, waiting (and saying so) while a nightly run holds the file's lock."""
+    """A connection, waiting (and saying so) while a nightly run holds the warehouse: for the
+    whole run (its run lock), not only while one of its steps has DuckDB's file lock."""
     if read_only and not path.exists():
         raise FileNotFoundError(f"no warehouse at {path}: run `firewatch run` first")
-    waited, told = 0.0, False
-    while True:
+    told = False
+
+    def tell() -> None:
+        nonlocal told
+        if not told:
+            print(
+                f"The warehouse {path} is busy (a nightly run is writing); waiting up to "
+                f"{wait_seconds:.0f} s…",
+                file=out or sys.stderr,
+                flush=True,
+            )
+            told = True
+
+    with _outside_nightly_runs(path, wait_seconds, tell, sleep) as waited:
+        while True:
+            try:
+                con = duckdb.connect(str(path), read_only=read_only)
+                break
+            except duckdb.Error as error:
+                if not _is_lock_error(error) or waited >= wait_seconds:
+                    raise
+                tell()
+                sleep(1.0)
+                waited += 1.0
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            break
-        except duckdb.Error as error:
-            if not _is_lock_error(error) or waited >= wait_seconds:
-                raise
-            if not told:
-                print(
-                    f"The warehouse {path} is busy (a nightly run is writing); waiting up to "
-                    f"{wait_seconds:.0f} s…",
-                    file=out or sys.stderr,
-                )
-                told = True
-            sleep(1.0)
-            waited += 1.0
-    try:
-        yield con
-    finally:
-        con.close()
+            yield con
+        finally:
+            con.close()
 
 
 def run_as_of(con: duckdb.DuckDBPyConnection) -> date:

@@ -1,0 +1,223 @@
+"""People answering the decision queue while a nightly run writes (issue 5, B).
+
+A run opens the warehouse many times (the loader, two dbt builds, the alerts, the BI copy), and
+any other connection open at one of those moments, even a read-only one, makes that step fail
+and the whole night with it. So `firewatch decide|acknowledge|dismiss|snooze|queue` wait, with
+a visible message, while a run holds its run lock, and a run waits for a person's command that
+is already connected. Whatever the timing: the command succeeds, its entry is in the append-only
+log once (who, when), and the queue at the end shows it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bench.reliability import (
+    Decision,
+    DecisionProcess,
+    Harness,
+    RunProcess,
+    build_landing,
+    campaign_env,
+    check_decisions,
+    queue_rows,
+    queue_statuses,
+)
+from dagster_project.divergence.episodes import merge_alerts
+from dagster_project.state import open_warehouse, read_log, save_night
+from tests.test_queue import NIGHT1, finding
+
+# The first night with four open items (see bench/reliability.py for the data).
+FIRST = date(2025, 9, 21)
+SECOND = FIRST + timedelta(days=1)
+UNTIL = date.today() + timedelta(days=40)
+
+# A person's command that reads for a while (a slow `firewatch queue` or `rituals` over a big
+# queue): imported first, connects when told on stdin. A reader is enough to break a run: dbt
+# opens the warehouse for writing a few seconds after its step starts.
+_SLOW_PERSON = """
+import sys, time
+from pathlib import Path
+from dagster_project.state import open_warehouse
+print("ready", flush=True)
+sys.stdin.readline()
+started = time.monotonic()
+with open_warehouse(Path(sys.argv[1]), read_only=True, out=sys.stdout) as con:
+    con.execute("select count(*) from main.decision_queue").fetchall()
+    print(f"connected after {time.monotonic() - started:.1f} s", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def _verb(decision_id: str, action: str, actor: str, text: str = "") -> Decision:
+    return Decision(
+        decision_id,
+        action,
+        actor,
+        text,
+        UNTIL if action == "snooze" else None,
+        when="during the run",
+    )
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> Harness:
+    root = tmp_path_factory.mktemp("people")
+    landing = build_landing(root / "landing", first_night=FIRST, env=campaign_env(root))
+    h = Harness(root, seed=5, say=lambda _m: None, landing=landing)
+    h.first_run(decisions=0)
+    return h
+
+
+@pytest.mark.slow
+def test_queue_verbs_during_a_run_wait_then_land_and_the_run_succeeds(harness: Harness) -> None:
+    h = harness
+    items = sorted(d for d, (status, _) in queue_statuses(h.warehouse).items() if status == "open")
+    assert len(items) >= 4, f"the first night should open four items: {items}"
+    a, b, c, d = items[:4]
+    h.landing.land(SECOND)
+    slow = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_PERSON, str(h.warehouse), "12"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=h.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert slow.stdout is not None and slow.stdout.readline().strip() == "ready"
+
+    run = RunProcess(h.env, h.warehouse, h.landing.raw, SECOND)
+    plan = {
+        # dbt is starting (no DuckDB lock held for seconds): the slow reader (without the
+        # wait for the run, dbt's connection then failed), one decision, and two at once
+        "load-done": [
+            _verb(a, "decide", "ana", "Cut paid search by 20 %; 'quoted' text; -- not SQL"),
+            _verb(b, "acknowledge", "bo"),
+            _verb(c, "dismiss", "cy", "Known seasonal effect"),
+        ],
+        # the alerts and the queue are being rebuilt
+        "dbt-marts-done": [_verb(d, "snooze", "di")],
+    }
+    pending: list[tuple[float, DecisionProcess]] = []
+    listing = None
+    while run.proc.poll() is None:
+        run.poll_state()
+        for mark in list(plan):
+            if run.mark(mark) is None:
+                continue
+            verbs = plan.pop(mark)
+            if mark == "load-done":
+                assert slow.stdin is not None
+                slow.stdin.write("go\n")
+                slow.stdin.flush()
+            for verb in verbs:
+                pending.append((run.elapsed(), DecisionProcess(verb, h.env, h.warehouse)))
+            if mark == "dbt-marts-done":
+                listing = subprocess.Popen(
+                    [sys.executable, "-m", "dagster_project.cli", "queue", "--format", "json",
+                     "--warehouse", str(h.warehouse)],
+                    env=h.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                )  # fmt: skip
+        time.sleep(0.005)
+    code = run.wait()
+    run_seconds = run.elapsed()
+    slow_out = slow.communicate(timeout=600)[0]
+    verbs = [(at, p.finish()) for at, p in pending]
+    assert code == 0, run.stderr_text()[-3000:]
+    assert not plan, f"the run ended before these phases were seen: {list(plan)}"
+
+    # the slow command waited for the run instead of breaking it
+    assert "is busy (a nightly run is writing); waiting" in slow_out, slow_out
+    assert "connected after" in slow_out, slow_out
+    # every verb succeeded; those started with most of the run still ahead said they waited
+    for at, verb in verbs:
+        assert verb.exit_code == 0, (verb, verb.output)
+        assert f"{verb.decision_id} is now" in verb.output, verb.output
+        if run_seconds - at > 10:
+            assert verb.waited, f"{verb.actor} did not say it waited: {verb.output!r}"
+            assert verb.seconds >= (run_seconds - at) - 5
+    assert listing is not None
+    out, err = listing.communicate(timeout=600)
+    assert listing.returncode == 0, err
+    assert {a, b, c, d} <= set(out.split('"')), out[:500]
+
+    con = duckdb.connect(str(h.warehouse), read_only=True)
+    try:
+        assert check_decisions(con, [v for _, v in verbs]) == []
+        log = read_log(con)
+        queue = queue_rows(con)
+        (as_of,) = con.execute("select as_of_date from intermediate.int_run_context").fetchone()
+    finally:
+        con.close()
+    assert as_of == SECOND
+    assert sorted(e.actor for e in log) == ["ana", "bo", "cy", "di"]
+    assert len({e.entry_id for e in log}) == 4
+    assert all(e.entered_at is not None for e in log)
+    assert queue[a][:3] == ("decided", "Cut paid search by 20 %; 'quoted' text; -- not SQL", "ana")
+    assert queue[b][0] == "acknowledged"
+    assert queue[c][0] == "dismissed" and queue[c][3] == "Known seasonal effect"
+    assert queue[d][0] == "snoozed" and queue[d][4] == UNTIL
+
+
+def test_two_people_at_the_same_moment_both_land(tmp_path: Path) -> None:
+    """Three verbs from three processes released at once by a holder of the warehouse: each
+    one lands with its own entry id, none overwrites another."""
+    path, ready = tmp_path / "w.duckdb", tmp_path / "ready"
+    # (a person's command waits for DuckDB's lock too, not only for a run's run lock)
+    alerts = merge_alerts([], [finding(v) for v in ("paid_social", "linkedin", "seo")], NIGHT1)
+    with open_warehouse(path) as con:
+        save_night(con, alerts, NIGHT1)
+        ids = [r[0] for r in con.execute("select decision_id from main.decision_queue").fetchall()]
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, pathlib, sys; con = duckdb.connect(sys.argv[1]); "
+            "pathlib.Path(sys.argv[2]).touch(); sys.stdin.readline(); con.close()",
+            str(path),
+            str(ready),
+        ],
+        stdin=subprocess.PIPE,
+        text=True,
+    )
+    while not ready.exists():
+        time.sleep(0.02)
+    env = campaign_env(tmp_path / "env")
+    verbs = [
+        _verb(ids[0], "decide", "ana", "keep"),
+        _verb(ids[1], "dismiss", "bo", "noise"),
+        _verb(ids[2], "acknowledge", "cy"),
+    ]
+    running = [DecisionProcess(v, env, path) for v in verbs]
+    deadline = time.monotonic() + 120
+    while not all(p.waiting() for p in running) and time.monotonic() < deadline:
+        assert not any(p.done() for p in running), [p.output() for p in running]
+        time.sleep(0.05)
+    # all three wait on the same lock: released together, they race for it
+    holder.communicate("release\n", timeout=30)
+    done = [p.finish() for p in running]
+    for verb in done:
+        assert verb.exit_code == 0, verb.output
+        assert verb.waited, verb.output
+    with open_warehouse(path, read_only=True) as con:
+        log = read_log(con)
+        statuses = dict(
+            con.execute("select decision_id, status from main.decision_queue").fetchall()
+        )
+        problems = check_decisions(con, done, as_of=NIGHT1)
+    assert sorted(e.entry_id for e in log) == [1, 2, 3]
+    assert sorted((e.actor, e.action, e.text) for e in log) == [
+        ("ana", "decide", "keep"),
+        ("bo", "dismiss", "noise"),
+        ("cy", "acknowledge", ""),
+    ]
+    assert statuses == {ids[0]: "decided", ids[1]: "dismissed", ids[2]: "acknowledged"}
+    assert problems == []
