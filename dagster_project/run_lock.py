@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,19 @@ from typing import TextIO
 RUN_LOCK_WAIT_ENV = "FIREWATCH_RUN_LOCK_WAIT"
 # A second run waits for the first this long (seconds) before it gives up.
 DEFAULT_WAIT_SECONDS = 3600.0
+
+
+# Locks this process holds, with their depth: the lock is re-entrant within a process, so
+# `firewatch run` can hold it from before the job until after its summary while the job's own
+# settings resource takes it again (two flocks of one process on one file would conflict).
+# Per thread: another thread of the process is another run and waits like one.
+_HELD: dict[tuple[Path, int], int] = {}
+
+
+def held_here(warehouse: Path) -> bool:
+    """Whether this process (any of its threads) holds the warehouse's run lock."""
+    path = lock_path(warehouse).resolve()
+    return any(held == path for held, _ in _HELD)
 
 
 class RunLockTimeout(RuntimeError):
@@ -57,6 +71,14 @@ def hold_run_lock(
     has it."""
     path = lock_path(warehouse)
     path.parent.mkdir(parents=True, exist_ok=True)
+    key = (path.resolve(), threading.get_ident())
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
     limit = wait_seconds() if wait is None else wait
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -85,9 +107,11 @@ def hold_run_lock(
         os.ftruncate(fd, 0)
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         os.write(fd, f"pid {os.getpid()}, started {stamp}\n".encode())
+        _HELD[key] = 1
         try:
             yield
         finally:
+            del _HELD[key]
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:

@@ -15,6 +15,7 @@ from dagster_project.loader import latest_event_date
 from dagster_project.notify import notify_run_failure
 from dagster_project.partitions import FULL_REFRESH_TAG
 from dagster_project.progress import ConsoleProgress, LogProgress
+from dagster_project.run_lock import hold_run_lock
 from dagster_project.settings import Settings
 from dagster_project.summary import warehouse_summary
 
@@ -73,26 +74,29 @@ def run_nightly(
         return 2
     run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
-    # dagster-dbt echoes every dbt log line to stdout; keep it in a file beside the warehouse so
-    # the terminal shows progress and the summary, and the detail is still there when needed.
-    log_path = settings.warehouse.with_suffix(".run.log")
-    with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-        result = job.execute_in_process(
-            run_config=run_config,
-            raise_on_error=False,
-            instance=_instance(persist=not quiet),
-            partition_key=night,
-            tags=tags,
-        )
-    if not result.success:
-        messages = _failure_messages(result) or ["the run failed"]
-        for message in messages:
-            print(message, file=sys.stderr)
-        print(f"dbt's log of this run: {log_path}", file=sys.stderr)
-        # the daemon's failure sensor does this for scheduled runs; cron users get it here
-        notify_run_failure(
-            NIGHTLY_JOB, result.run_id, "\n".join(messages), warehouse=settings.warehouse
-        )
-        return 1
-    print(warehouse_summary(settings.warehouse))
-    return 0
+    # The run lock from before the job until after the summary: a person's queue command that
+    # waits for the run must not take the warehouse between the job's end and the summary.
+    with hold_run_lock(settings.warehouse):
+        # dagster-dbt echoes every dbt log line to stdout; keep it in a file beside the warehouse so
+        # the terminal shows progress and the summary, and the detail is still there when needed.
+        log_path = settings.warehouse.with_suffix(".run.log")
+        with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+            result = job.execute_in_process(
+                run_config=run_config,
+                raise_on_error=False,
+                instance=_instance(persist=not quiet),
+                partition_key=night,
+                tags=tags,
+            )
+        if not result.success:
+            messages = _failure_messages(result) or ["the run failed"]
+            for message in messages:
+                print(message, file=sys.stderr)
+            print(f"dbt's log of this run: {log_path}", file=sys.stderr)
+            # the daemon's failure sensor does this for scheduled runs; cron users get it here
+            notify_run_failure(
+                NIGHTLY_JOB, result.run_id, "\n".join(messages), warehouse=settings.warehouse
+            )
+            return 1
+        print(warehouse_summary(settings.warehouse))
+        return 0

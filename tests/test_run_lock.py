@@ -112,3 +112,15 @@ def test_bad_wait_setting_names_the_variable(
         hold_run_lock(tmp_path / "w.duckdb"),
     ):
         pass
+
+
+def test_the_lock_is_reentrant_within_a_process(tmp_path: Path) -> None:
+    """`firewatch run` holds it around the job, whose settings resource takes it again."""
+    from dagster_project.run_lock import held_here
+
+    warehouse = tmp_path / "w.duckdb"
+    with hold_run_lock(warehouse, wait=0.0):
+        with hold_run_lock(warehouse, wait=0.0):
+            assert held_here(warehouse) and _is_locked(warehouse)
+        assert held_here(warehouse) and _is_locked(warehouse)  # the outer hold still counts
+    assert not held_here(warehouse) and not _is_locked(warehouse)
