@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from dagster_project.divergence.queue import (
     build_queue,
     check_action,
 )
+from dagster_project.run_lock import held_here, lock_path
 
 _ALERTS_DDL = """
 create table if not exists main.alerts (
@@ -76,54 +76,6 @@ class WarehouseBusyError(TimeoutError):
     """A nightly run (or another client) held the warehouse for longer than the wait allowed."""
 
 
-def _run_lock(path: Path) -> Path:
-    # the nightly run's lock (dagster_project.run_lock): an exclusive flock for the whole run
-    return path.with_name(path.name + ".run.lock")
-
-
-def _held_by_this_process(lock: Path, fd: int) -> bool:
-    """Whether this process holds the flock on `lock` already: a run's own steps open the
-    warehouse while its run lock is held, and must not wait for themselves. Read from
-    /proc/locks (a flock cannot be asked who holds it), else from the pid the run writes."""
-    info = os.fstat(fd)
-    me = str(os.getpid())
-    try:
-        table = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        table = ""
-    for line in table.splitlines():
-        parts = line.split()
-        if "FLOCK" not in parts or "->" in parts:  # "->": a waiter, not a holder
-            continue
-        at = parts.index("FLOCK")
-        if len(parts) < at + 5:
-            continue
-        pid, device = parts[at + 3], parts[at + 4].rsplit(":", 1)
-        ours = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}"
-        if pid == me and len(device) == 2 and device == [ours, str(info.st_ino)]:
-            return True
-    if table:
-        return False
-    try:
-        return lock.read_text(encoding="utf-8").startswith(f"pid {me},")
-    except OSError:
-        return False
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie has finished; only its parent has not looked yet
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-        return stat[stat.rindex(")") + 2 :].split()[0] not in ("Z", "X")
-    except (OSError, ValueError, IndexError):
-        return True
-
-
 @contextmanager
 def _outside_nightly_runs(
     path: Path, wait_seconds: float, tell: Callable[[], None], sleep: Callable[[float], None]
@@ -135,7 +87,7 @@ def _outside_nightly_runs(
     any other connection open at one of those moments, even a read-only one, makes that step
     fail and the night with it. Waiting on DuckDB's own lock alone is not enough: it is free
     between a run's steps. Yields the seconds waited. No lock file (no run yet): no wait."""
-    lock = _run_lock(path)
+    lock = lock_path(path)
     try:
         fd = os.open(lock, os.O_RDONLY)
     except OSError:
@@ -144,10 +96,10 @@ def _outside_nightly_runs(
         yield 0.0
         return
     try:
-        if _held_by_this_process(lock, fd):
+        if held_here(path):  # a run's own steps: they must not wait for themselves
             yield 0.0
             return
-        waited, holder = 0.0, None
+        waited = 0.0
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -158,23 +110,15 @@ def _outside_nightly_runs(
                         f"a nightly run still holds {path} after {waited:.0f} s; try again "
                         "when it has finished"
                     ) from None
-                with contextlib.suppress(OSError, ValueError):
-                    found = re.match(r"pid (\d+)\b", lock.read_text(encoding="utf-8"))
-                    holder = int(found.group(1)) if found else holder
                 tell()
                 sleep(0.5)
                 waited += 0.5
             except OSError:  # a file system without flock: DuckDB's lock is all there is
                 break
-        # The run's process reads the warehouse once more after its lock (the summary that
-        # `firewatch run` prints): let it finish first, for a few seconds at most (a process
-        # that ran the job in-process and goes on living, e.g. a notebook, is not waited for).
-        grace = 0.0
-        while waited and holder and holder != os.getpid() and _running(holder) and grace < 10:
-            sleep(0.1)
-            grace += 0.1
+        # (`firewatch run` holds the lock until its summary is printed: nothing of the run
+        # touches the warehouse once it is free.)
         try:
-            yield waited + grace
+            yield waited
         finally:
             with contextlib.suppress(OSError):
                 fcntl.flock(fd, fcntl.LOCK_UN)

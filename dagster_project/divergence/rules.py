@@ -395,15 +395,18 @@ def load_rules(
 ) -> list[Rule]:
     """Reads and validates the rule file; raises RuleError naming the rule and field."""
     file = rules_path(path)
+    return parse_rules(_read_rules_file(file), catalog, source=str(file))
+
+
+def _read_rules_file(file: Path) -> object:
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise RuleError(f"cannot read rules file {file}: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise RuleError(f"{file}: not valid YAML: {exc}") from None
-    return parse_rules(data, catalog, source=str(file))
 
 
 def declared_rule_ids(path: str | os.PathLike[str] | None = None) -> list[str]:
@@ -412,12 +415,7 @@ def declared_rule_ids(path: str | os.PathLike[str] | None = None) -> list[str]:
     Raises RuleError naming the file, the rule and the field; the full check against the
     catalog happens in `load_rules` when a run reads the warehouse."""
     file = rules_path(path)
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RuleError(f"cannot read rules file {file}: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise RuleError(f"{file}: not valid YAML: {exc}") from None
+    data = _read_rules_file(file)
     items = data.get("rules") if isinstance(data, Mapping) else data
     if not isinstance(items, Sequence) or isinstance(items, str) or not items:
         raise RuleError(f"{file}: expected a non-empty list of rules under 'rules'")
