@@ -9,8 +9,22 @@ import unicodedata
 from datetime import date
 
 from dagster_project.divergence.queue import QueueError
+from dagster_project.run_lock import seconds_from_env
 from dagster_project.settings import Settings
-from dagster_project.state import open_warehouse, read_queue, record_action
+from dagster_project.state import (
+    TEXT_FLAGS,
+    WarehouseBusyError,
+    open_warehouse,
+    read_queue,
+    record_action,
+)
+
+# sysexits' EX_TEMPFAIL: the warehouse stayed busy; the same command will work later, so a
+# script can tell "try again" from "refused".
+EXIT_BUSY = 75
+# How long a verb waits for a nightly run before it gives up (seconds).
+QUEUE_WAIT_ENV = "FIREWATCH_QUEUE_WAIT"
+DEFAULT_QUEUE_WAIT = 600.0
 
 _COLUMNS = ["decision_id", "status", "owner", "due_at", "dimension_value", "rule_id", "question"]
 
@@ -19,9 +33,24 @@ def _warehouse(args: argparse.Namespace):
     return Settings.from_env(warehouse=args.warehouse).warehouse
 
 
+def _wait() -> float:
+    return seconds_from_env(QUEUE_WAIT_ENV, DEFAULT_QUEUE_WAIT)
+
+
+def _busy(args: argparse.Namespace, error: WarehouseBusyError, outcome: str) -> int:
+    print(f"firewatch {args.command}: {error}; {outcome}", file=sys.stderr)
+    return EXIT_BUSY
+
+
 def _show(args: argparse.Namespace) -> int:
-    with open_warehouse(_warehouse(args), read_only=True) as con:
-        queue = read_queue(con)
+    try:
+        with open_warehouse(_warehouse(args), read_only=True, wait_seconds=_wait()) as con:
+            queue = read_queue(con)
+    except WarehouseBusyError as error:
+        return _busy(args, error, "the queue was not read")
+    except (ValueError, FileNotFoundError) as error:
+        print(f"firewatch {args.command}: {error}", file=sys.stderr)
+        return 1
     if args.status:
         queue = queue[queue["status"] == args.status]
     if args.owner:
@@ -56,7 +85,7 @@ def _check_input(args: argparse.Namespace, action: str, text: str) -> None:
         raise ValueError(f"--by must be one line of printable text, found {', '.join(found)}")
     found = _control_characters(text, allowed="\n\t")
     if found:
-        flag = {"decide": "--decision", "dismiss": "--reason"}.get(action, "the text")
+        flag = TEXT_FLAGS.get(action, "the text")
         raise ValueError(
             f"{flag} may hold line breaks and tabs but no other control characters, "
             f"found {', '.join(found)}"
@@ -66,10 +95,12 @@ def _check_input(args: argparse.Namespace, action: str, text: str) -> None:
 def _act(args: argparse.Namespace, action: str, text: str = "", until: date | None = None) -> int:
     try:
         _check_input(args, action, text)
-        with open_warehouse(_warehouse(args)) as con:
+        with open_warehouse(_warehouse(args), wait_seconds=_wait()) as con:
             item = record_action(
                 con, args.decision_id, action, args.by, text=text, snooze_until=until
             )
+    except WarehouseBusyError as error:
+        return _busy(args, error, "nothing was recorded")
     except (QueueError, ValueError, FileNotFoundError) as error:
         print(f"firewatch {args.command}: {error}", file=sys.stderr)
         return 1

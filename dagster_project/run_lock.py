@@ -47,15 +47,20 @@ def lock_path(warehouse: Path) -> Path:
     return warehouse.with_name(warehouse.name + ".run.lock")
 
 
-def wait_seconds() -> float:
-    text = os.environ.get(RUN_LOCK_WAIT_ENV, "").strip()
+def seconds_from_env(name: str, default: float) -> float:
+    """A wait in seconds from environment variable `name` (unset or blank: `default`)."""
+    text = os.environ.get(name, "").strip()
     try:
-        value = float(text) if text else DEFAULT_WAIT_SECONDS
+        value = float(text) if text else default
     except ValueError:
         value = -1.0
     if value < 0:
-        raise ValueError(f"{RUN_LOCK_WAIT_ENV}={text!r} is not a number of seconds >= 0")
+        raise ValueError(f"{name}={text!r} is not a number of seconds >= 0")
     return value
+
+
+def wait_seconds() -> float:
+    return seconds_from_env(RUN_LOCK_WAIT_ENV, DEFAULT_WAIT_SECONDS)
 
 
 @contextmanager

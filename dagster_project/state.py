@@ -239,6 +239,10 @@ def save_night(con: duckdb.DuckDBPyConnection, alerts: list[Alert], today: date)
         raise
 
 
+# Actions whose text is the record itself, with the CLI flag that carries it.
+TEXT_FLAGS = {"decide": "--decision", "dismiss": "--reason"}
+
+
 def record_action(
     con: duckdb.DuckDBPyConnection,
     decision_id: str,
@@ -253,6 +257,9 @@ def record_action(
     """Appends one person's action to the log and rebuilds the queue, in one transaction."""
     if not actor.strip():
         raise ValueError("--by must name who acts")
+    if action in TEXT_FLAGS and not text.strip():
+        # a decision with no words in it records nothing anyone can act on or audit later
+        raise ValueError(f"{TEXT_FLAGS[action]} must say something (it is empty)")
     ensure_tables(con)
     today = today or date.today()
     con.execute("begin transaction")

@@ -197,3 +197,54 @@ def test_a_busy_warehouse_is_waited_for(tmp_path: Path) -> None:
         assert con.execute("select 1").fetchall() == [(1,)]
     holder.wait()
     assert "is busy (a nightly run is writing); waiting" in out.getvalue()
+
+
+def test_a_decision_or_dismissal_without_words_is_refused(
+    warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    linkedin, social = _ids(warehouse)
+    w = ["--warehouse", str(warehouse)]
+    assert main(["decide", social, "--decision", "", "--by", "ana", *w]) == 1
+    assert "--decision must say something (it is empty)" in capsys.readouterr().err
+    assert main(["dismiss", linkedin, "--reason", " \n\t ", "--by", "bo", *w]) == 1
+    assert "--reason must say something (it is empty)" in capsys.readouterr().err
+    # acknowledging needs no words
+    assert main(["acknowledge", social, "--by", "ana", *w]) == 0
+    with open_warehouse(warehouse, read_only=True) as con:
+        assert [(e.action, e.actor) for e in read_log(con)] == [("acknowledge", "ana")]
+
+
+def test_a_run_that_outlasts_the_wait_ends_the_verb_with_a_message_not_a_traceback(
+    warehouse: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A nightly run holds the run lock past FIREWATCH_QUEUE_WAIT: exit 75 (try again later),
+    the message says how long it waited, and nothing reaches the log."""
+
+    _, social = _ids(warehouse)
+    w = ["--warehouse", str(warehouse)]
+    monkeypatch.setenv("FIREWATCH_QUEUE_WAIT", "1")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, pathlib; from dagster_project.run_lock import hold_run_lock\n"
+         "with hold_run_lock(pathlib.Path(sys.argv[1])):\n"
+         "    print('held', flush=True); sys.stdin.readline()", str(warehouse)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert main(["decide", social, "--decision", "keep", "--by", "ana", *w]) == 75
+        err = capsys.readouterr().err
+        assert "is busy (a nightly run is writing); waiting up to 1 s" in err
+        assert "still holds" in err and "after 1 s" in err and "nothing was recorded" in err
+        assert "Traceback" not in err
+        assert main(["queue", *w]) == 75
+        assert "the queue was not read" in capsys.readouterr().err
+    finally:
+        holder.communicate("done\n", timeout=30)
+    with open_warehouse(warehouse, read_only=True) as con:
+        assert read_log(con) == []
+    # the run is over: the same command lands
+    assert main(["decide", social, "--decision", "keep", "--by", "ana", *w]) == 0
+    monkeypatch.setenv("FIREWATCH_QUEUE_WAIT", "soon")
+    assert main(["queue", *w]) == 1
+    assert "FIREWATCH_QUEUE_WAIT='soon' is not a number of seconds >= 0" in capsys.readouterr().err
