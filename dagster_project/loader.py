@@ -50,6 +50,7 @@ from dagster_project.raw_schema import (
     Column,
     RawTable,
 )
+from dagster_project.run_lock import seconds_from_env
 from dagster_project.settings import duckdb_memory_limit
 
 __all__ = ["InputProblem", "LoadReport", "RawInputError", "latest_event_date", "load_raw"]
@@ -447,7 +448,7 @@ def _loaded_files(warehouse: Path) -> dict[str, list[_Loaded]]:
     # its lock-waiting connection.
     from dagster_project.state import open_warehouse, table_exists
 
-    with open_warehouse(warehouse, read_only=True) as con:
+    with open_warehouse(warehouse, read_only=True, wait_seconds=_lock_wait()) as con:
         if not table_exists(con, "raw", "_loaded_files"):
             return {}
         columns: dict[str, set[str]] = {}
@@ -1177,7 +1178,7 @@ def _remember_files(con: duckdb.DuckDBPyConnection, plan: _TablePlan, stamp: dat
 
 
 def _connect(database: str, *, temp_directory: str | None = None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(database)
+    con = duckdb.connect(database) if database == ":memory:" else _connect_warehouse(database)
     # Values without an offset are UTC, and TIMESTAMPTZ -> TIMESTAMP must yield UTC.
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"SET memory_limit = {_lit(duckdb_memory_limit())}")
@@ -1186,6 +1187,22 @@ def _connect(database: str, *, temp_directory: str | None = None) -> duckdb.Duck
     if temp_directory is not None:
         con.execute(f"SET temp_directory = {_lit(temp_directory)}")
     return con
+
+
+# How long the load waits for a client outside the pipeline (a BI tool or notebook opened on
+# the warehouse itself rather than on the BI copy) to let go of DuckDB's file lock.
+LOCK_WAIT_ENV = "FIREWATCH_LOCK_WAIT"
+DEFAULT_LOCK_WAIT = 600.0
+
+
+def _lock_wait() -> float:
+    return seconds_from_env(LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT)
+
+
+def _connect_warehouse(database: str) -> duckdb.DuckDBPyConnection:
+    from dagster_project.state import connect_when_free
+
+    return connect_when_free(Path(database), wait_seconds=_lock_wait())
 
 
 def _has_surrogates(text: str) -> bool:

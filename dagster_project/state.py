@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -144,29 +145,65 @@ def open_warehouse(
     def tell() -> None:
         nonlocal told
         if not told:
-            print(
-                f"The warehouse {path} is busy (a nightly run is writing); waiting up to "
-                f"{wait_seconds:.0f} s…",
-                file=out or sys.stderr,
-                flush=True,
-            )
+            _say_busy(path, "a nightly run is writing", wait_seconds, out)
             told = True
 
     with _outside_nightly_runs(path, wait_seconds, tell, sleep) as waited:
-        while True:
-            try:
-                con = duckdb.connect(str(path), read_only=read_only)
-                break
-            except duckdb.Error as error:
-                if not _is_lock_error(error) or waited >= wait_seconds:
-                    raise
-                tell()
-                sleep(1.0)
-                waited += 1.0
+        con = connect_when_free(
+            path,
+            read_only=read_only,
+            wait_seconds=wait_seconds,
+            out=out,
+            sleep=sleep,
+            waited=waited,
+            told=told,
+        )
         try:
             yield con
         finally:
             con.close()
+
+
+def connect_when_free(
+    path: Path,
+    *,
+    read_only: bool = False,
+    wait_seconds: float = 600.0,
+    out: TextIO | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    waited: float = 0.0,
+    told: bool = False,
+) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, retried once a second while another process holds the file's lock (up
+    to `wait_seconds` in all, counting `waited`), saying once who holds it unless `told`
+    already. Any other error, or the lock still held at the end, is raised."""
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as error:
+            if not _is_lock_error(error) or waited >= wait_seconds:
+                raise
+            if not told:
+                _say_busy(path, _holder(error), wait_seconds, out)
+                told = True
+            sleep(1.0)
+            waited += 1.0
+
+
+def _say_busy(path: Path, why: str, wait_seconds: float, out: TextIO | None) -> None:
+    print(
+        f"The warehouse {path} is busy ({why}); waiting up to {wait_seconds:.0f} s…",
+        file=out or sys.stderr,
+        flush=True,
+    )
+
+
+def _holder(error: duckdb.Error) -> str:
+    """Who holds the file, from DuckDB's lock error ("… is held in /usr/bin/python3 (PID 7)")."""
+    found = re.search(r"held in (\S+) \(PID (\d+)\)", str(error))
+    if not found:
+        return "another process has it open"
+    return f"another process has it open: {Path(found.group(1)).name}, PID {found.group(2)}"
 
 
 def run_as_of(con: duckdb.DuckDBPyConnection) -> date:

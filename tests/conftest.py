@@ -6,7 +6,8 @@ import csv
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,25 @@ def query(warehouse: Path, sql: str, params: list[Any] | None = None) -> list[tu
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+@contextmanager
+def another_process_holding(warehouse: Path, seconds: float = 3600.0) -> Iterator[int]:
+    """A separate process with a write connection to `warehouse` (DuckDB's file lock, as a BI
+    tool or notebook opened on it would hold), from when the block starts until `seconds` have
+    passed or the block ends, whichever is first. Yields its pid."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, select, sys; con = duckdb.connect(sys.argv[1]); print('held', "
+         "flush=True); select.select([sys.stdin], [], [], float(sys.argv[2])); con.close()",
+         str(warehouse), str(seconds)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder.pid
+    finally:
+        holder.communicate("done\n", timeout=60)
 
 
 def metric(

@@ -8,13 +8,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from dagster_project.settings import DBT_PROJECT_DIR
-from tests.conftest import query
+from tests.conftest import another_process_holding, query
 
 
-def _dbt(warehouse: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _dbt(
+    warehouse: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     # A target folder of its own (with the partial parse, so dbt need not parse everything
     # again): the project's target/ holds the manifest other tests' runs read meanwhile.
     target = Path(tempfile.mkdtemp(prefix="dbt-target-"))
@@ -31,7 +34,7 @@ def _dbt(warehouse: Path, *args: str) -> subprocess.CompletedProcess[str]:
             str(target),
         ],
         cwd=DBT_PROJECT_DIR,
-        env={**os.environ, "FIREWATCH_WAREHOUSE": str(warehouse)},
+        env={**os.environ, "FIREWATCH_WAREHOUSE": str(warehouse), **(env or {})},
         capture_output=True,
         text=True,
     )
@@ -132,3 +135,23 @@ def test_configuration_written_into_sql_is_checked_or_quoted(tmp_path: Path) -> 
     )
     assert quoted.returncode == 0, quoted.stdout[-3000:]
     assert "like '%o''brien%'" in quoted.stdout
+
+
+def test_dbt_waits_for_a_client_holding_the_warehouse(tiny: Path, tmp_path: Path) -> None:
+    """The profile's connect retries: a client holding DuckDB's lock when dbt starts (a BI tool
+    opened on the warehouse itself) makes dbt wait instead of failing the night; with one
+    attempt the same hold fails it, so the retries are what lets it through."""
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copyfile(tiny, warehouse)
+    select = ("run", "--select", "metric_catalog")
+    with another_process_holding(warehouse):
+        failed = _dbt(warehouse, *select, env={"FIREWATCH_DBT_CONNECT_ATTEMPTS": "1"})
+    assert failed.returncode != 0
+    assert "Could not set lock" in failed.stdout, failed.stdout[-2000:]
+    # held for 12 s from dbt's start: past its start-up and its first attempts (1 + 2 + 4 s)
+    started = time.monotonic()
+    with another_process_holding(warehouse, seconds=12):
+        waited = _dbt(warehouse, *select)
+    assert waited.returncode == 0, waited.stdout[-3000:]
+    assert "PASS=1" in waited.stdout
+    assert time.monotonic() - started >= 12

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from dagster_project.loader import InputProblem, RawInputError, latest_event_date, load_raw
 from dagster_project.raw_schema import META_COLUMNS, TABLES
+from tests.conftest import another_process_holding
 
 LOADED_AT = datetime(2025, 9, 2, 6, 0, 0)
 
@@ -639,3 +641,30 @@ def test_latest_event_date_reads_crm_and_ignores_the_future(tmp_path: Path) -> N
     # a typo in the far future does not move the run there
     write(raw, "crm_contacts", "c.csv", "contact_id,created_at\nc1,2018-06-01\nc2,2081-06-03\n")
     assert latest_event_date(raw) == date(2018, 7, 9)
+
+
+def test_a_client_holding_the_warehouse_is_waited_for_then_the_load_lands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A BI tool opened on the warehouse itself (not on the BI copy) holds DuckDB's lock: the
+    load waits up to FIREWATCH_LOCK_WAIT seconds, saying so, instead of failing the night."""
+    raw = landing(tmp_path)
+    wh = tmp_path / "firewatch.duckdb"
+    duckdb.connect(str(wh)).close()
+    monkeypatch.setenv("FIREWATCH_LOCK_WAIT", "0")
+    with another_process_holding(wh), pytest.raises(duckdb.IOException, match="lock"):
+        load_raw(raw, wh, loaded_at=LOADED_AT)
+    assert query(wh, "select count(*) from information_schema.schemata where schema_name = 'raw'")[
+        0
+    ] == (0,)
+    monkeypatch.setenv("FIREWATCH_LOCK_WAIT", "60")
+    started = time.monotonic()
+    with another_process_holding(wh, seconds=3) as pid:
+        report = load_raw(raw, wh, loaded_at=LOADED_AT)
+    assert time.monotonic() - started >= 2.5
+    assert report.row_counts["ads_daily"] == 2
+    assert query(wh, "select count(*) from raw.ads_daily") == [(2,)]
+    err = capsys.readouterr().err
+    assert "is busy (another process has it open: python" in err, err
+    assert f", PID {pid}); waiting up to 60 s" in err, err
+    assert err.count("is busy") == 1, err

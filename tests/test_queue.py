@@ -18,6 +18,7 @@ from dagster_project.divergence.episodes import merge_alerts
 from dagster_project.divergence.findings import Finding
 from dagster_project.divergence.queue import LogEntry, QueueError, build_queue, check_action
 from dagster_project.state import open_warehouse, read_alerts, read_log, save_night
+from tests.conftest import another_process_holding
 
 
 def finding(value: str = "paid_social", as_of: date = date(2025, 9, 21), **kw) -> Finding:
@@ -178,25 +179,15 @@ def test_decisions_survive_reruns_and_dbt_full_refresh(warehouse: Path) -> None:
 
 def test_a_busy_warehouse_is_waited_for(tmp_path: Path) -> None:
     """Another process holds the write lock for two seconds: the verb waits and says so."""
-    path, ready = tmp_path / "w.duckdb", tmp_path / "ready"
+    path = tmp_path / "w.duckdb"
     duckdb.connect(str(path)).close()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb, pathlib, sys, time; con = duckdb.connect(sys.argv[1]); "
-            "pathlib.Path(sys.argv[2]).touch(); time.sleep(2); con.close()",
-            str(path),
-            str(ready),
-        ]
-    )
-    while not ready.exists():
-        time.sleep(0.05)
     out = io.StringIO()
-    with open_warehouse(path, out=out) as con:
+    started = time.monotonic()
+    with another_process_holding(path, seconds=2), open_warehouse(path, out=out) as con:
         assert con.execute("select 1").fetchall() == [(1,)]
-    holder.wait()
-    assert "is busy (a nightly run is writing); waiting" in out.getvalue()
+        assert time.monotonic() - started >= 1.5
+    # no nightly run holds it: DuckDB's lock names the process that does
+    assert "is busy (another process has it open: python" in out.getvalue(), out.getvalue()
 
 
 def test_a_decision_or_dismissal_without_words_is_refused(
