@@ -66,7 +66,7 @@ bench: $(MANIFEST)
 # Fault injection: `firewatch run` killed with SIGKILL at 24 random points of nightly runs (load,
 # dbt, checks, alerts and queue, BI copy), each followed by a recovery run and its checks, then
 # `dbt test`, a fresh build to compare with and the other reliability suites -> docs/reliability.md
-# (about 45 min on 2 cores). `make test` runs a short campaign (tests/test_fault_injection.py).
+# (about 25-30 min on 2 cores). `make test` runs a short campaign (tests/test_fault_injection.py).
 reliability: $(MANIFEST)
 	$(BIN)/python bench/reliability.py --kills 24
 
