@@ -362,6 +362,50 @@ def test_written_out_poisson_tests_equal_statsmodels() -> None:
             )
 
 
+def test_written_out_rate_tests_equal_statsmodels_and_scipy() -> None:
+    import itertools
+
+    from scipy import stats as sps
+    from statsmodels.stats.proportion import proportions_ztest
+
+    from dagster_project.divergence.stats import (
+        fisher_one_sided,
+        pooled_z_statistic,
+        with_fisher_floor,
+    )
+
+    # hand value (as in the textbook test above): 45/100 against 30/100 gives z = 2.190890
+    assert pooled_z_statistic(45, 100, 30, 100) == pytest.approx(2.190890, abs=1e-6)
+    grid = [
+        (x1, n1, x2, n2)
+        for x1, n1, x2, n2 in itertools.product(
+            [0, 1, 3, 45, 700], [5, 100, 2600], [0, 2, 30, 900], [8, 100, 16000]
+        )
+        if x1 <= n1 and x2 <= n2
+    ]
+    tables, larger = [], []
+    for x1, n1, x2, n2 in grid:
+        if 0 < x1 + x2 < n1 + n2:
+            theirs, _ = proportions_ztest([x1, x2], [n1, n2])
+            assert pooled_z_statistic(x1, n1, x2, n2) == pytest.approx(theirs, abs=1e-12)
+        for alternative in ("greater", "less"):
+            tables.append((x1, n1, x2, n2))
+            larger.append(alternative == "greater")
+    # the batch, including tables with an empty column (x1 = x2 = 0), equals one call each
+    batch = fisher_one_sided(*np.array(tables, dtype=float).T, larger)
+    for (x1, n1, x2, n2), big, mine in zip(tables, larger, batch, strict=True):
+        table = [[x1, n1 - x1], [x2, n2 - x2]]
+        exact = sps.fisher_exact(table, alternative="greater" if big else "less").pvalue
+        assert mine == pytest.approx(exact, rel=1e-12, abs=1e-300)
+    # the deferred floor gives what the floor at once gives, and leaves other tests alone
+    at_once = [two_proportion_test(3, 40, 7, 40, alternative="smaller")]
+    later = [two_proportion_test(3, 40, 7, 40, alternative="smaller", exact=False)]
+    counts = rate_ratio_test(3, 7, 9, 28, alternative="smaller", counts=True)
+    assert math.isnan(later[0].numbers["exact_p_value"])
+    assert with_fisher_floor([*later, counts]) == [*at_once, counts]
+    assert at_once[0].p_value == at_once[0].numbers["exact_p_value"] > 0.1  # Fisher wins
+
+
 def test_benjamini_hochberg_known_values() -> None:
     reject, q = benjamini_hochberg([0.01, 0.04, 0.03, 0.005], 0.05)
     # sorted 0.005, 0.01, 0.03, 0.04 times 4/rank: 0.02, 0.02, 0.04, 0.04

@@ -43,9 +43,10 @@ How one rule is judged on one dimension value (say paid_social), as of a night:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -65,6 +66,7 @@ from .stats import (
     rate_ratio_test,
     ratio_of_sums_test,
     two_proportion_test,
+    with_fisher_floor,
 )
 
 FLAT_SHARE = 0.5  # a "flat" outcome rose by less than this share of the leading metric's rise
@@ -99,12 +101,37 @@ def previous_period(start: date, grain: str) -> date:
     raise ValueError(f"unknown grain {grain!r}")
 
 
-def _periods_back(end_start: date, grain: str, count: int) -> list[date]:
-    """`count` consecutive period starts ending with `end_start`, oldest first."""
+@functools.lru_cache(maxsize=256)
+def _periods_back(end_start: date, grain: str, count: int) -> tuple[date, ...]:
+    """`count` consecutive period starts ending with `end_start`, oldest first. Cached: every
+    dimension value of a rule usually shares the night's window, and thousands of values
+    asked for the same hundred days one by one."""
     out = [end_start]
     for _ in range(count - 1):
         out.append(previous_period(out[-1], grain))
-    return out[::-1]
+    return tuple(out[::-1])
+
+
+@functools.lru_cache(maxsize=256)
+def _ordinals(periods: tuple[date, ...]) -> np.ndarray:
+    """date.toordinal() of each period start (read-only: shared through the cache)."""
+    out = np.array([p.toordinal() for p in periods], dtype=np.int64)
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _exposures(
+    periods: tuple[date, ...], grain: str | None, n_window: int
+) -> tuple[np.ndarray, float, float]:
+    """Days in each period (all ones for grain None), and their sums over the first n_window
+    periods and the rest (the array is read-only: shared through the cache)."""
+    if grain is None:
+        out = np.ones(len(periods))
+    else:
+        out = np.array([(period_end(p, grain) - p).days + 1 for p in periods], dtype=float)
+    out.flags.writeable = False
+    return out, float(out[:n_window].sum()), float(out[n_window:].sum())
 
 
 # ------------------------------------------------------------------------------ data shapes
@@ -125,13 +152,14 @@ class Evaluation:
     outcome_change: float = math.nan
     p_value: float = math.nan  # of the divergence: max of the two one-sided p-values
     q_value: float = math.nan  # the same after Benjamini-Hochberg over the night
-    leading: dict[str, Any] | None = None  # the test's numbers
-    outcome: dict[str, Any] | None = None
-    finding: Finding | None = None
+    leading_p: float = math.nan  # the one-sided p-values of each side
+    outcome_p: float = math.nan
+    leading_volume: float = math.nan  # each side's volume in the window
+    outcome_volume: float = math.nan
+    finding: Finding | None = None  # with the evidence: both tests' numbers
 
     def as_row(self) -> dict[str, Any]:
         """A flat, JSON-able row for tables of the worst dimension values."""
-        lead, out = self.leading or {}, self.outcome or {}
         return {
             "rule_id": self.rule_id,
             "dimension": self.dimension,
@@ -142,11 +170,11 @@ class Evaluation:
             "window_end": self.window_end.isoformat() if self.window_end else None,
             "leading_change": json_float(self.leading_change),
             "outcome_change": json_float(self.outcome_change),
-            "leading_p": lead.get("p_value"),
-            "outcome_p": out.get("p_value"),
+            "leading_p": json_float(self.leading_p),
+            "outcome_p": json_float(self.outcome_p),
             "q_value": json_float(self.q_value),
-            "leading_volume": lead.get("window_volume"),
-            "outcome_volume": out.get("window_volume"),
+            "leading_volume": json_float(self.leading_volume),
+            "outcome_volume": json_float(self.outcome_volume),
         }
 
 
@@ -190,10 +218,11 @@ class DetectionReport:
 class _Group:
     """One metric at one grain on one dimension value, by period start (oldest first)."""
 
-    starts: list[date]
-    position: dict[date, int]
+    start_ordinals: np.ndarray  # date.toordinal() of each start, ascending
     numerator: np.ndarray
     denominator: np.ndarray
+    numerator_has_nan: bool
+    denominator_has_nan: bool
     usable: np.ndarray  # is_complete_period and is_mature, as the warehouse flags them
     end_ordinals: np.ndarray  # each period's last day as date.toordinal(), for the calendar
 
@@ -224,7 +253,10 @@ class _Side:
             return math.inf if num > 0 else math.nan
         return num / den
 
-    def test(self, alternative: Alternative, ratio_null: float = 1.0) -> TestResult:
+    def test(
+        self, alternative: Alternative, ratio_null: float = 1.0, exact: bool = True
+    ) -> TestResult:
+        """The side's test; `exact=False` leaves a rate's Fisher floor to `with_fisher_floor`."""
         common = {
             "alternative": alternative,
             "ratio_null": ratio_null,
@@ -233,7 +265,12 @@ class _Side:
         }
         if self.method == "proportion":
             return two_proportion_test(
-                self.window_num, self.window_den, self.base_num, self.base_den, **common
+                self.window_num,
+                self.window_den,
+                self.base_num,
+                self.base_den,
+                exact=exact,
+                **common,
             )
         if self.method == "ratio":
             return ratio_of_sums_test(
@@ -262,8 +299,8 @@ class _Plan:
     dimension: str
     dimension_value: str
     reason: str = ""
-    window: list[date] = field(default_factory=list)
-    baseline: list[date] = field(default_factory=list)
+    window: tuple[date, ...] = ()
+    baseline: tuple[date, ...] = ()
     leading: _Side | None = None
     outcome: _Side | None = None
 
@@ -279,125 +316,162 @@ def _as_date(value: Any) -> date:
     return pd.Timestamp(value).date()
 
 
-def _bool_column(frame: pd.DataFrame, name: str, default: bool) -> pd.Series:
+def _bool_array(frame: pd.DataFrame, name: str, rows: slice | np.ndarray) -> np.ndarray:
+    """A flag column at the given row positions; a missing column or a null reads True."""
     if name not in frame.columns:
-        return pd.Series(default, index=frame.index, dtype=bool)
-    return frame[name].astype("boolean").fillna(default).astype(bool)
+        return np.ones(len(frame), dtype=bool)[rows]
+    column = frame[name]
+    if column.dtype == bool:  # no nulls: no conversion of the whole column
+        return column.to_numpy()[rows]
+    return column.iloc[rows].astype("boolean").fillna(True).to_numpy(dtype=bool)
 
 
-def _proportion_metrics(series: pd.DataFrame, metrics: Mapping[str, MetricInfo]) -> set[str]:
-    """Ratio metrics that behave as a part of a whole (numerator never above denominator):
-    they get the binomial test; other ratios (ROAS, flow ratios that can exceed 1) do not."""
+def _proportion_metrics(
+    metric_ids: Sequence[str],
+    metric_codes: np.ndarray,
+    num: np.ndarray,
+    den: np.ndarray,
+    metrics: Mapping[str, MetricInfo],
+) -> set[str]:
+    """Ratio metrics that behave as a part of a whole (numerator never above denominator, on
+    every row of the metric): they get the binomial test; other ratios (ROAS, flow ratios that
+    can exceed 1) do not. `metric_codes` index `metric_ids`, row by row with num and den."""
+    ok = ~(np.isnan(num) | np.isnan(den))
+    above = ok & (num > den + 1e-9)
+    n = len(metric_ids)
+    has_rows = np.bincount(metric_codes[ok], minlength=n) > 0
+    has_above = np.bincount(metric_codes[above], minlength=n) > 0
     out: set[str] = set()
-    for metric_id, info in metrics.items():
-        if info.denominator is None or info.unit != "ratio":
+    for code, metric_id in enumerate(metric_ids):
+        info = metrics.get(metric_id)
+        if info is None or info.denominator is None or info.unit != "ratio":
             continue
-        rows = series[series["metric_id"] == metric_id]
-        num = rows["numerator"].to_numpy(dtype=float)
-        den = rows["denominator"].to_numpy(dtype=float)
-        ok = ~(np.isnan(num) | np.isnan(den))
-        if ok.any() and bool((num[ok] <= den[ok] + 1e-9).all()):
+        if has_rows[code] and not has_above[code]:
             out.add(metric_id)
     return out
 
 
-def _to_dates(values: pd.Series) -> list[date]:
-    """period_start as datetime.date, whatever the frame holds (date objects, Timestamps)."""
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return list(values.dt.date)
-    return [_as_date(v) for v in values]
+_KEY_COLUMNS = ("metric_id", "grain", "dimension", "dimension_value")
 
 
 def _index_series(
-    series: pd.DataFrame, keys: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str, str], dict[str, _Group]]:
-    """Groups the needed (metric, grain) rows by dimension and value, ordered by period.
+    series: pd.DataFrame, keys: Iterable[tuple[str, str]], metrics: Mapping[str, MetricInfo]
+) -> tuple[dict[tuple[str, str, str], dict[str, _Group]], set[str]]:
+    """Groups the needed (metric, grain) rows by dimension and value, ordered by period; and
+    which of the needed ratio metrics are proportions (`_proportion_metrics`).
 
-    Vectorised (one sort of the whole frame), because a night over thousands of series must
-    take seconds: per-row Python here cost more than all the tests together.
+    Vectorised (the key columns factorised once on the whole frame, then numpy arrays filtered
+    and sorted by one integer key), because a night over thousands of series must take seconds:
+    per-row Python here cost more than all the tests together, and filtering the frame itself
+    copied every column.
     """
     wanted = set(keys)
-    metric_ids = {m for m, _ in wanted}
-    grains = {g for _, g in wanted}
-    rows = series[series["metric_id"].isin(metric_ids) & series["grain"].isin(grains)]
-    if rows.empty:
-        return {}
-    starts = pd.to_datetime(rows["period_start"]).to_numpy().astype("datetime64[D]")
-    num = pd.to_numeric(rows["numerator"], errors="coerce").to_numpy(dtype=float)
-    den = (
-        pd.to_numeric(rows["denominator"], errors="coerce").to_numpy(dtype=float)
-        if "denominator" in rows.columns
-        else np.full(len(rows), np.nan)
-    )
-    usable = (
-        _bool_column(rows, "is_mature", True) & _bool_column(rows, "is_complete_period", True)
-    ).to_numpy()
-    # one integer per (metric, grain, dimension, value): the columns' factor codes in mixed radix
-    group_codes = np.zeros(len(rows), dtype=np.int64)
-    uniques: list[list[str]] = []
     codes: list[np.ndarray] = []
-    for column in ("metric_id", "grain", "dimension", "dimension_value"):
-        code, unique = pd.factorize(rows[column].astype(str))
-        group_codes = group_codes * len(unique) + code
-        codes.append(code)
+    uniques: list[list[str]] = []
+    for column in _KEY_COLUMNS:
+        code, unique = pd.factorize(series[column], use_na_sentinel=False)
+        codes.append(np.asarray(code, dtype=np.int64))
         uniques.append([str(u) for u in unique])
+    needed_metric = np.array([u in {m for m, _ in wanted} for u in uniques[0]], dtype=bool)
+    needed_grain = np.array([u in {g for _, g in wanted} for u in uniques[1]], dtype=bool)
+    of_metric = needed_metric[codes[0]]
+    take = of_metric & needed_grain[codes[1]]
+
+    def numbers(column: str) -> np.ndarray:
+        if column not in series.columns:
+            return np.full(len(series), np.nan)
+        return pd.to_numeric(series[column], errors="coerce").to_numpy(dtype=float)
+
+    num_all, den_all = numbers("numerator"), numbers("denominator")
+    proportions = _proportion_metrics(
+        uniques[0], codes[0][of_metric], num_all[of_metric], den_all[of_metric], metrics
+    )
+    if not take.any():
+        return {}, proportions
+    # every row needed (a frame of the rules' metrics only): views, not copies of millions
+    rows: slice | np.ndarray = slice(None) if take.all() else np.flatnonzero(take)
+    num, den = num_all[rows], den_all[rows]
+    starts = pd.to_datetime(series["period_start"].iloc[rows]).to_numpy().astype("datetime64[D]")
+    usable = _bool_array(series, "is_mature", rows) & _bool_array(
+        series, "is_complete_period", rows
+    )
+    codes = [c[rows] for c in codes]
+    # one integer per (metric, grain, dimension, value): the factor codes in mixed radix
+    group_codes = np.zeros(len(num), dtype=np.int64)
+    for code, unique in zip(codes, uniques, strict=True):
+        group_codes = group_codes * len(unique) + code
     # by group, then period, then position (a stable sort of one integer key): on a duplicated
     # period the last row wins (a restated value), so keep a row only when the next one is not
     # the same group and period
     days = starts.astype(np.int64)
-    key = group_codes.astype(np.int64) * (int(days.max() - days.min()) + 1) + (days - days.min())
+    key = group_codes * (int(days.max() - days.min()) + 1) + (days - days.min())
     order = np.argsort(key, kind="stable")
     k = key[order]
     last = np.ones(len(order), dtype=bool)
     last[:-1] = k[1:] != k[:-1]
     order = order[last]
     g, d = group_codes[order], starts[order]
-    grain_names = np.array(uniques[1], dtype=object)
-    ends = _period_ends(d, grain_names[codes[1][order]])
-    dates = d.astype(object)  # datetime.date, what the rest of the module compares
+    ends = _period_ends(d, codes[1][order], uniques[1])
+    start_ordinals = d.astype(np.int64) + _EPOCH_ORDINAL
     bounds = np.flatnonzero(np.diff(g)) + 1
+    firsts = np.r_[0, bounds]
+    num_nan = np.logical_or.reduceat(np.isnan(num[order]), firsts)
+    den_nan = np.logical_or.reduceat(np.isnan(den[order]), firsts)
     out: dict[tuple[str, str, str], dict[str, _Group]] = {}
-    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(g)], strict=True):
+    for n, (lo, hi) in enumerate(zip(firsts, np.r_[bounds, len(g)], strict=True)):
         metric_id, grain, dim, value = (
             u[c[order[lo]]] for u, c in zip(uniques, codes, strict=True)
         )
         if (metric_id, grain) not in wanted:
             continue
         idx = order[lo:hi]
-        group_starts = list(dates[lo:hi])
         out.setdefault((metric_id, grain, dim), {})[value] = _Group(
-            starts=group_starts,
-            position={day: n for n, day in enumerate(group_starts)},
+            start_ordinals=start_ordinals[lo:hi],
             numerator=num[idx],
             denominator=den[idx],
+            numerator_has_nan=bool(num_nan[n]),
+            denominator_has_nan=bool(den_nan[n]),
             usable=usable[idx],
             end_ordinals=ends[lo:hi],
         )
-    return out
+    return out, proportions
 
 
 # date.toordinal() of 1970-01-01, to turn numpy day numbers into ordinals
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
-def _period_ends(starts: np.ndarray, grains: np.ndarray) -> np.ndarray:
-    """period_end(start, grain).toordinal() for arrays of datetime64[D] starts and grains."""
-    unknown = set(grains) - {"day", "week", "month"}
+def _period_ends(starts: np.ndarray, grain_codes: np.ndarray, grains: Sequence[str]) -> np.ndarray:
+    """period_end(start, grain).toordinal() for arrays of datetime64[D] starts and of codes
+    into `grains` (codes, not names: comparing millions of strings cost a fifth of a second)."""
+    unknown = {grains[c] for c in np.unique(grain_codes)} - {"day", "week", "month"}
     if unknown:
         raise ValueError(f"unknown grain {sorted(unknown)[0]!r}")
+    code_of = {name: code for code, name in enumerate(grains)}
     ends = starts.astype("datetime64[D]").copy()
-    week, month = grains == "week", grains == "month"
+    week = grain_codes == code_of.get("week", -1)
+    month = grain_codes == code_of.get("month", -1)
     ends[week] += 6
     ends[month] = (starts[month].astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
     return ends.astype(np.int64) + _EPOCH_ORDINAL
 
 
-def _eligible(group: _Group, lag_days: int, as_of: date) -> set[date]:
-    """Periods complete and mature on `as_of`, by the warehouse's flags AND by the calendar
-    (so replaying an earlier night on today's warehouse does not see cohorts as mature)."""
+def _eligible(group: _Group, lag_days: int, as_of: date) -> np.ndarray:
+    """Ordinals of the period starts complete and mature on `as_of` (ascending), by the
+    warehouse's flags AND by the calendar (so replaying an earlier night on today's warehouse
+    does not see cohorts as mature)."""
     latest_end = (as_of - timedelta(days=lag_days)).toordinal()
-    ok = np.flatnonzero(group.usable & (group.end_ordinals <= latest_end))
-    return {group.starts[i] for i in ok}
+    return group.start_ordinals[group.usable & (group.end_ordinals <= latest_end)]
+
+
+def _positions(group: _Group, ordinals: np.ndarray) -> np.ndarray | None:
+    """Where each period (by start ordinal) sits in the group; None if any is missing."""
+    idx = np.searchsorted(group.start_ordinals, ordinals)
+    if (idx >= len(group.start_ordinals)).any():
+        return None
+    if not np.array_equal(group.start_ordinals[idx], ordinals):
+        return None
+    return idx
 
 
 def _method(info: MetricInfo, proportions: set[str]) -> tuple[str, str | None]:
@@ -414,28 +488,27 @@ def _build_side(
     info: MetricInfo,
     group: _Group,
     grain: str,
-    window: list[date],
-    baseline: list[date],
+    window: tuple[date, ...],
+    baseline: tuple[date, ...],
     proportions: set[str],
 ) -> _Side | str:
     """Sums one metric over the window and baseline; a skip reason when it cannot."""
     method, random_side = _method(info, proportions)
     needs_den = method in ("proportion", "ratio")
     periods = window + baseline
-    if any(p not in group.position for p in periods):
+    idx = _positions(group, _ordinals(periods))
+    if idx is None:
         return "missing_periods"
-    idx = np.array([group.position[p] for p in periods], dtype=int)
     num = group.numerator[idx]
     den = group.denominator[idx] if needs_den else None
-    if np.isnan(num).any() or (den is not None and np.isnan(den).any()):
+    # (the group's flags spare the check of each side's slice when the group has no null)
+    if (group.numerator_has_nan and np.isnan(num).any()) or (
+        den is not None and group.denominator_has_nan and np.isnan(den).any()
+    ):
         return "missing_periods"
-    if method == "count":
-        exposure = np.array([(period_end(p, grain) - p).days + 1 for p in periods], dtype=float)
-    else:
-        exposure = np.ones(len(periods))
     n_w = len(window)
+    exposure, w_exp, b_exp = _exposures(periods, grain if method == "count" else None, n_w)
     w_num, b_num = float(num[:n_w].sum()), float(num[n_w:].sum())
-    w_exp, b_exp = float(exposure[:n_w].sum()), float(exposure[n_w:].sum())
     if den is not None:
         w_den, b_den = float(den[:n_w].sum()), float(den[n_w:].sum())
     else:
@@ -495,23 +568,35 @@ def _plan(
     metrics: Mapping[str, MetricInfo],
     proportions: set[str],
     as_of: date,
+    memo: dict[tuple[Any, ...], _Side | str] | None = None,
 ) -> _Plan:
     plan = _Plan(rule, dimension, value)
     lead_info, out_info = metrics[rule.leading_metric], metrics[rule.outcome_metric]
-    common = _eligible(lead_group, lead_info.maturity_lag_days, as_of) & _eligible(
-        out_group, out_info.maturity_lag_days, as_of
+    common = np.intersect1d(
+        _eligible(lead_group, lead_info.maturity_lag_days, as_of),
+        _eligible(out_group, out_info.maturity_lag_days, as_of),
+        assume_unique=True,
     )
-    if not common:
+    if not len(common):
         plan.reason = "no_mature_period"
         return plan
-    periods = _periods_back(max(common), rule.grain, rule.baseline + rule.gap + rule.window)
+    latest = date.fromordinal(int(common[-1]))
+    periods = _periods_back(latest, rule.grain, rule.baseline + rule.gap + rule.window)
     plan.baseline, plan.window = periods[: rule.baseline], periods[-rule.window :]
-    if not set(plan.window) <= common:
+    window_ordinals = _ordinals(plan.window)
+    if len(np.intersect1d(window_ordinals, common, assume_unique=True)) != len(plan.window):
         plan.reason = "window_not_mature"
         return plan
     sides = []
     for info, group in ((lead_info, lead_group), (out_info, out_group)):
-        side = _build_side(info, group, rule.grain, plan.window, plan.baseline, proportions)
+        # rules sharing a metric, grain and periods share its sums (sessions lead two rules)
+        key = (id(group), plan.window[0], plan.window[-1], plan.baseline[0], len(plan.baseline))
+        if memo is not None and key in memo:
+            side = memo[key]
+        else:
+            side = _build_side(info, group, rule.grain, plan.window, plan.baseline, proportions)
+            if memo is not None:
+                memo[key] = side
         if isinstance(side, str):
             plan.reason = side
             return plan
@@ -653,10 +738,7 @@ def prepare(
     for rule in rules:
         validate_rule(rule, metrics)
     needed = _needed(rules)
-    groups = _index_series(series, needed)
-    proportions = _proportion_metrics(
-        series[series["metric_id"].isin({m for m, _ in needed})], metrics
-    )
+    groups, proportions = _index_series(series, needed, metrics)
     return PreparedSeries(metrics, groups, proportions, frozenset(needed))
 
 
@@ -685,13 +767,24 @@ def evaluate(
     metrics, groups, proportions = prepared.metrics, prepared.groups, prepared.proportions
 
     plans: list[_Plan] = []
+    memo: dict[tuple[Any, ...], _Side | str] = {}  # the night's sums, shared across rules
     for rule in sorted(rules, key=lambda r: r.id):
         for dim in sorted(rule.dimensions, key=DIMENSIONS.index):
             leads = groups.get((rule.leading_metric, rule.grain, dim), {})
             outs = groups.get((rule.outcome_metric, rule.grain, dim), {})
             for value in sorted(set(leads) & set(outs)):
                 plans.append(
-                    _plan(rule, dim, value, leads[value], outs[value], metrics, proportions, as_of)
+                    _plan(
+                        rule,
+                        dim,
+                        value,
+                        leads[value],
+                        outs[value],
+                        metrics,
+                        proportions,
+                        as_of,
+                        memo,
+                    )
                 )
 
     # Run every test of the night (each distinct test once), then control the false discovery
@@ -706,7 +799,9 @@ def evaluate(
         for side, alt in ((plan.leading, lead_alt), (plan.outcome, out_alt)):
             key = _test_key(plan, side, alt)
             if key not in results:
-                results[key] = side.test(alt)
+                results[key] = side.test(alt, exact=False)
+    # the Fisher floors of every rate test at once (one call instead of thousands)
+    results = dict(zip(results, with_fisher_floor(list(results.values())), strict=True))
     family = [plan for plan in tested if not screen or _leading_moved(plan, results)]
     p_div = [_divergence_p(plan, results) for plan in family]
     _, qvals = benjamini_hochberg(p_div, fdr)
@@ -805,27 +900,12 @@ def _decide(
 
     lead_good = lead_change if rule.leading_good == "up" else -lead_change
     lead_ok = lead_good >= rule.min_effect
-    lead_ev = _side_evidence(plan.leading, lead_res)
-    out_ev = _side_evidence(plan.outcome, out_res)
     if rule.outcome_bad == "flat":
         # Did not follow: rose (the good way) by less than half the leading rise, and its own
         # test for a good-way move is not significant even before adjustment (judging "it did
         # rise" unadjusted errs on the side of not alerting).
         out_good = out_change if out_info.good_direction == "up" else -out_change
         out_ok = out_good < FLAT_SHARE * lead_good and out_res.p_value > fdr
-        out_ev["flat_rule"] = (
-            f"good-way change {json_float(out_good)} < {FLAT_SHARE} x leading good-way change "
-            f"{json_float(lead_good)} and good-way p {json_float(out_res.p_value)} > {fdr}"
-        )
-        if lead_ok and out_ok:
-            # How surely the outcome fell short of half the leading rise (for the reader).
-            target = 1.0 + FLAT_SHARE * lead_good
-            if out_info.good_direction != "up":
-                target = 1.0 / target
-            short_alt: Alternative = "smaller" if out_info.good_direction == "up" else "larger"
-            shortfall = plan.outcome.test(short_alt, ratio_null=target)
-            out_ev["shortfall_ratio_null"] = round(target, 6)
-            out_ev["shortfall_p_value"] = json_float(shortfall.p_value)
         out_reason = "outcome_followed"
     else:
         out_bad = -out_change if rule.outcome_bad == "down" else out_change
@@ -852,11 +932,30 @@ def _decide(
         outcome_change=out_change,
         p_value=p_div,
         q_value=q_div,
-        leading=lead_ev,
-        outcome=out_ev,
+        leading_p=lead_res.p_value,
+        outcome_p=out_res.p_value,
+        leading_volume=plan.leading.window_volume,
+        outcome_volume=plan.outcome.window_volume,
     )
     if failed:
         return evaluation
+
+    # The evidence is built for findings only: thousands of quiet values a night need none.
+    lead_ev = _side_evidence(plan.leading, lead_res)
+    out_ev = _side_evidence(plan.outcome, out_res)
+    if rule.outcome_bad == "flat":
+        out_ev["flat_rule"] = (
+            f"good-way change {json_float(out_good)} < {FLAT_SHARE} x leading good-way change "
+            f"{json_float(lead_good)} and good-way p {json_float(out_res.p_value)} > {fdr}"
+        )
+        # How surely the outcome fell short of half the leading rise (for the reader).
+        target = 1.0 + FLAT_SHARE * lead_good
+        if out_info.good_direction != "up":
+            target = 1.0 / target
+        short_alt: Alternative = "smaller" if out_info.good_direction == "up" else "larger"
+        shortfall = plan.outcome.test(short_alt, ratio_null=target)
+        out_ev["shortfall_ratio_null"] = round(target, 6)
+        out_ev["shortfall_p_value"] = json_float(shortfall.p_value)
 
     fill = {
         "dimension_value": human_value(plan.dimension, plan.dimension_value),
