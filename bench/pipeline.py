@@ -794,17 +794,27 @@ def measure_checks(catalog_file: Path, env: dict[str, str], logs: Path) -> Measu
 
 
 def measure_code_location(env: dict[str, str], logs: Path) -> Measurement:
-    """Import of the definitions and resolution of the nightly job, from process start to
-    exit: what `dagster dev` or a code server pays before it can serve the location."""
+    """Import of the definitions and resolution of the nightly job: what `dagster dev` or a
+    code server pays before it can serve the location. Timed from process start to the moment
+    the job is resolved (a progress-style line on stderr, timed on arrival like the run's
+    stages); the process's exit, which a code server never reaches, is recorded beside it
+    (finalising dbt's and Dagster's modules takes about a second more)."""
     command = [
         str(BIN / "python"), "-c",
-        "from dagster_project.definitions import defs; defs.resolve_job_def('nightly')",
+        "import sys; from dagster_project.definitions import defs; "
+        "defs.resolve_job_def('nightly'); "
+        "print('[ 0.0s] code location ready  1/1  nightly resolved', file=sys.stderr, "
+        "flush=True)",
     ]  # fmt: skip
     tries = [
         measure("code location", command, env, logs / f"code_location_{i}.log") for i in range(3)
     ]
-    best = min(tries, key=lambda m: m.seconds)
-    best.extra["tries"] = [m.seconds for m in tries]
+    for m in tries:
+        if not m.stages:
+            raise SystemExit(f"the code location never reported ready; log {m.log}")
+        m.extra["ready"] = m.stages[0][1]
+    best = min(tries, key=lambda m: m.extra["ready"])
+    best.extra["tries"] = [m.extra["ready"] for m in tries]
     return best
 
 
@@ -998,6 +1008,7 @@ def write_report(
     series = checks.extra
     checks_ok = _mark(series["seconds"] <= CHECKS_SECONDS)
     tries = ", ".join(f"{t:.1f}" for t in location.extra["tries"])
+    ready = location.extra["ready"]
     lines += [
         "## Independent of the data set",
         "",
@@ -1008,9 +1019,10 @@ def write_report(
         f"synthetic metric_series of {series['rows']:,} rows | {series['seconds']:,.2f} | "
         f"{checks.rss_gb:.2f} | ≤ {CHECKS_SECONDS:g} s {checks_ok} |",
         f"| Dagster code location: import the definitions and resolve the `nightly` job, "
-        f"process start to exit, best of 3 ({tries} s) "
-        f"| {location.seconds:,.2f} | {location.rss_gb:.2f} | ≤ {LOAD_SECONDS:g} s "
-        f"{_mark(location.seconds <= LOAD_SECONDS)} |",
+        f"process start to the job resolved, best of 3 ({tries} s; the process exits "
+        f"{location.seconds - ready:,.1f} s later) "
+        f"| {ready:,.2f} | {location.rss_gb:.2f} | ≤ {LOAD_SECONDS:g} s "
+        f"{_mark(ready <= LOAD_SECONDS)} |",
         "",
         "The checks' wall time is `detect` alone (the process's RSS includes building the frame); "
         f"of it, indexing the frame (`prepare`) takes {series['prepare_seconds']:,.2f} s and the "

@@ -110,3 +110,21 @@ def test_the_dbt_resource_skips_dagster_dbts_version_probe_and_adapter_but_stays
     assert core is not None and str(resource._cli_version) == core.group(1)
     assert resource._cli_version.major < 2  # dbt-core, not Fusion: the events parse as core's
     assert resource._initialize_dbt_core_adapter(["build"]) is None
+
+
+def test_the_code_location_loads_without_the_data_libraries() -> None:
+    # pandas (with pyarrow) took 0.8 s of the code location's 5-7 s load; the definitions need
+    # none of the data libraries, which the steps import when they run (docs/performance.md).
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from dagster_project.definitions import defs; "
+        "defs.resolve_job_def('nightly'); "
+        "print(sorted(m for m in ('pandas', 'pyarrow', 'scipy', 'statsmodels') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"

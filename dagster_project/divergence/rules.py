@@ -17,10 +17,12 @@ import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 import yaml
+
+if TYPE_CHECKING:  # imported where used: the code location loads without pandas (0.8 s)
+    import pandas as pd
 
 Direction = Literal["up", "down"]
 OutcomeBad = Literal["down", "up", "flat"]
@@ -209,6 +211,8 @@ def _split_list(value: object) -> tuple[str, ...]:
 
 
 def _optional_str(value: object) -> str | None:
+    import pandas as pd
+
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return None
     text = str(value).strip()

@@ -22,11 +22,12 @@ import math
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Any, Literal
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from dagster_project.divergence.queue import QueueItem
+
+if TYPE_CHECKING:  # imported where used: the code location loads without pandas (0.8 s)
+    import pandas as pd
 
 Kind = Literal["opened", "escalated", "overdue", "run_failed"]
 
@@ -179,6 +180,8 @@ def run_failed_event(job_name: str, run_id: str, message: str) -> NotificationEv
 
 def _plain(value: Any) -> Any:
     """A pandas cell as the Python value QueueItem holds: NaT/NaN -> None, Timestamp -> datetime."""
+    import pandas as pd
+
     if value is None or value is pd.NaT:
         return None
     if isinstance(value, float) and math.isnan(value):
@@ -193,6 +196,8 @@ _DATE_FIELDS = ("opened_at", "due_at", "snoozed_until")
 
 def queue_items(frame: pd.DataFrame | Iterable[Mapping[str, Any]]) -> list[QueueItem]:
     """QueueItems from decision_queue rows (state.read_queue's DataFrame, or dicts)."""
+    import pandas as pd
+
     rows = frame.to_dict("records") if isinstance(frame, pd.DataFrame) else frame
     names = [f.name for f in fields(QueueItem)]
     items = []
