@@ -155,3 +155,28 @@ def test_dbt_waits_for_a_client_holding_the_warehouse(tiny: Path, tmp_path: Path
     assert waited.returncode == 0, waited.stdout[-3000:]
     assert "PASS=1" in waited.stdout
     assert time.monotonic() - started >= 12
+
+
+def test_nightly_tests_of_the_event_models_read_only_the_rebuilt_days(
+    tiny: Path, tmp_path: Path
+) -> None:
+    """The unique test of stg_web__events scans, on a night, the days the night rebuilt (from
+    FIREWATCH_REPROCESS_FROM minus the 3-day web lookback, minus 2 days for sessions across
+    midnight) and, without a night (a plain `dbt test`), every day (macros/test_scope.sql)."""
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copy(tiny, warehouse)
+    import duckdb
+
+    with duckdb.connect(str(warehouse)) as con:  # a key twice on 2025-03-03, the first day
+        con.execute(
+            "insert into staging.stg_web__events select * from staging.stg_web__events "
+            "where event_key = 'e1'"
+        )
+    test = ["test", "--select", "unique_stg_web__events_event_key"]
+    # night 2025-03-09: rebuilt from 03-06, tested from 03-04: the duplicate is older
+    assert _dbt(warehouse, *test, env={"FIREWATCH_REPROCESS_FROM": "2025-03-09"}).returncode == 0
+    # night 2025-03-08: tested from 03-03, the duplicate's day
+    caught = _dbt(warehouse, *test, env={"FIREWATCH_REPROCESS_FROM": "2025-03-08"})
+    assert caught.returncode == 1 and "Got 1 result" in caught.stdout, caught.stdout[-2000:]
+    everything = _dbt(warehouse, *test, env={"FIREWATCH_REPROCESS_FROM": ""})
+    assert everything.returncode == 1 and "Got 1 result" in everything.stdout
