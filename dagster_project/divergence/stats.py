@@ -5,7 +5,8 @@ control across all tests of a night. Test statistics come from statsmodels and s
 Choices, and why:
 
 * Rates (a part over a whole, e.g. lead->SQL rate): the pooled two-proportion z-test
-  (`statsmodels.stats.proportion.proportions_ztest`) on the window and baseline sums. Against a
+  (`statsmodels.stats.proportion.proportions_ztest`'s statistic, written out for speed and
+  checked against it in the tests) on the window and baseline sums. Against a
   null ratio other than 1 (the "flat" shortfall check), the score test of a ratio of proportions
   (`test_proportions_2indep(compare="ratio", method="score")`).
 * Counts and additive sums (leads, sessions, spend, revenue): the Poisson score test of a rate
@@ -32,7 +33,8 @@ Choices, and why:
   (CAC, CPL, CPC) the count in the denominator; for other ratios (ROAS, deal size, days to SQL)
   the numerator given the denominator.
 * Small counts: the normal approximation overstates a change in a handful of events, so a
-  rate's p-value is never below Fisher's exact test (`scipy.stats.fisher_exact`), and a count's
+  rate's p-value is never below Fisher's exact test (`scipy.stats.fisher_exact`'s one-sided
+  hypergeometric tail, computed for a whole night in one `hypergeom.cdf` call), and a count's
   never below the exact conditional Poisson test (`test_poisson_2indep(method="exact-cond")`).
 * Benjamini-Hochberg (`multipletests(method="fdr_bh")`), applied by detect.py over every
   divergence hypothesis of a night.
