@@ -4,7 +4,7 @@ z-score baseline on the same data. Writes docs/detection.md.
 
 Every run is a real data set: `firewatch generate` with its own seed (and, for scenario runs, one
 injected change), loaded and built by the same loader and dbt models as the nightly job
-(`dagster_project.lab`), then replayed night by night like `firewatch backtest`. Two stages:
+(`dagster_project.runtime.lab`), then replayed night by night like `firewatch backtest`. Two stages:
 
 1. build: generate + load + dbt for each run; the metric rows the rules read are cached under
    bench/.cache/detection/<run>/ (so stage 2 can be repeated after a rule change in minutes);
@@ -126,7 +126,7 @@ def build(spec: RunSpec) -> str:
     """Generates, loads and builds one run; caches its metric rows. Returns the run id."""
     from dagster_project.generate import generate
     from dagster_project.generate.scenarios import ScenarioSpec
-    from dagster_project.lab import build_metrics
+    from dagster_project.runtime.lab import build_metrics
 
     target = CACHE / spec.run_id
     if (target / "done").exists():
@@ -173,10 +173,10 @@ def build(spec: RunSpec) -> str:
 
 def evaluate_run(run_id: str) -> dict[str, Any]:
     """Replays one cached run with the current rules and with the z-score baseline."""
-    from dagster_project.backtest import replay_nights
     from dagster_project.divergence.rules import catalog_index, load_rules
     from dagster_project.divergence.zscore import episodes, latest_period_end, zscore_nights
-    from dagster_project.night import NightInputs
+    from dagster_project.runtime.backtest import replay_nights
+    from dagster_project.runtime.night import NightInputs
 
     folder = CACHE / run_id
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
@@ -334,7 +334,7 @@ def _by_magnitude(tally: dict[str, Any], rule_ids: list[str]) -> list[str]:
 
 
 def report(results: list[dict[str, Any]], build_seconds: float | None) -> str:
-    from dagster_project.night import rule_ids as read_rule_ids
+    from dagster_project.runtime.night import rule_ids as read_rule_ids
 
     rule_ids = sorted(read_rule_ids())
     ours, theirs = _tally(results, "ours", rule_ids), _tally(results, "zscore", rule_ids)

@@ -56,8 +56,9 @@ def main() -> int:
                 [
                     str(BIN / "python"),
                     "-c",
-                    "import sys; from pathlib import Path; from dagster_project.loader import "
-                    "load_raw; load_raw(Path(sys.argv[1]), Path(sys.argv[2]))",
+                    "import sys; from pathlib import Path; "
+                    "from dagster_project.ingest.loader import load_raw; "
+                    "load_raw(Path(sys.argv[1]), Path(sys.argv[2]))",
                     str(work / "raw"),
                     str(work / "load.duckdb"),
                 ],

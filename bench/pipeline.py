@@ -46,7 +46,7 @@ BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import describe  # noqa: E402
-from dagster_project.raw_schema import TABLES  # noqa: E402
+from dagster_project.ingest.contract import TABLES  # noqa: E402
 
 FLOOR_SQL = ROOT / "bench" / "floor_control.sql"
 SEEDS = ROOT / "dbt_project" / "seeds"

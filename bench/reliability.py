@@ -65,7 +65,7 @@ if str(ROOT) not in sys.path:
 from bench.machine import describe as describe_machine  # noqa: E402
 from bench.pipeline import bench_env  # noqa: E402
 from dagster_project.divergence.queue import build_queue  # noqa: E402
-from dagster_project.state import read_alerts, read_log  # noqa: E402
+from dagster_project.warehouse.decisions import read_alerts, read_log  # noqa: E402
 
 BIN = Path(sys.executable).parent
 DBT_PROJECT = ROOT / "dbt_project"
@@ -388,7 +388,7 @@ class RunProcess:
         command = [
             sys.executable,
             "-m",
-            "dagster_project.cli",
+            "dagster_project.cli.main",
             "run",
             "--raw-dir",
             str(raw),
@@ -539,7 +539,7 @@ class Decision:
         verb = {"acknowledge": "acknowledge", "decide": "decide", "dismiss": "dismiss"}.get(
             self.action, "snooze"
         )
-        args = [sys.executable, "-m", "dagster_project.cli", verb, self.decision_id]
+        args = [sys.executable, "-m", "dagster_project.cli.main", verb, self.decision_id]
         args += ["--by", self.actor, "--warehouse", str(warehouse)]
         if self.action == "decide":
             args += ["--decision", self.text]

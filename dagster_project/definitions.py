@@ -7,19 +7,19 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from dagster_project.assets.dbt import build_dbt_assets, dbt_resource
-from dagster_project.assets.divergence import (
+from dagster_project.defs.dbt import build_dbt_assets, dbt_resource
+from dagster_project.defs.divergence import (
     alerts,
     build_divergence_checks,
     decision_queue,
     ritual_metrics,
 )
-from dagster_project.assets.operations import bi_copy, notifications
-from dagster_project.assets.raw import build_raw_assets
-from dagster_project.progress import LogProgress, Progress
-from dagster_project.run_lock import hold_run_lock
-from dagster_project.schedules import build_failure_sensor, build_schedule
+from dagster_project.defs.operations import bi_copy, notifications
+from dagster_project.defs.progress import LogProgress, Progress
+from dagster_project.defs.raw import build_raw_assets
+from dagster_project.defs.schedules import build_failure_sensor, build_schedule
 from dagster_project.settings import Settings
+from dagster_project.warehouse.run_lock import hold_run_lock
 
 NIGHTLY_JOB = "nightly"
 

@@ -24,6 +24,10 @@ CRON_ENV = "FIREWATCH_SCHEDULE_CRON"
 TIMEZONE_ENV = "FIREWATCH_TIMEZONE"
 PARTITIONS_START_ENV = "FIREWATCH_PARTITIONS_START"
 MEMORY_LIMIT_ENV = "FIREWATCH_DUCKDB_MEMORY_LIMIT"
+RULES_ENV = "FIREWATCH_RULES"
+RUN_LOCK_WAIT_ENV = "FIREWATCH_RUN_LOCK_WAIT"
+QUEUE_WAIT_ENV = "FIREWATCH_QUEUE_WAIT"
+LOCK_WAIT_ENV = "FIREWATCH_LOCK_WAIT"
 
 DEFAULT_CRON = "0 2 * * *"
 DEFAULT_TIMEZONE = "UTC"
@@ -33,6 +37,14 @@ DEFAULT_PARTITIONS_START = "2024-01-01"
 # Per DuckDB database in a process (dbt's profile reads the same variable): a large build
 # spills to disk instead of taking 80% of the machine, DuckDB's default.
 DEFAULT_MEMORY_LIMIT = "2GB"
+DEFAULT_RULES_PATH = PROJECT_ROOT / "dagster_project" / "rules.yml"
+# A second nightly run waits for the first this long (seconds) before it gives up.
+DEFAULT_RUN_LOCK_WAIT = 3600.0
+# A queue verb waits this long for a nightly run before it gives up.
+DEFAULT_QUEUE_WAIT = 600.0
+# The load waits this long for a client outside the pipeline (a BI tool or notebook opened on
+# the warehouse itself rather than on the BI copy) to let go of DuckDB's file lock.
+DEFAULT_LOCK_WAIT = 600.0
 
 
 class SettingsError(ValueError):
@@ -67,6 +79,41 @@ def duckdb_memory_limit() -> str:
     if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", text, re.IGNORECASE):
         raise SettingsError(f"{MEMORY_LIMIT_ENV}={text!r} is not a size like 2GB or 1500MB")
     return text
+
+
+def seconds_from_env(name: str, default: float) -> float:
+    """A wait in seconds from environment variable `name` (unset or blank: `default`)."""
+    text = os.environ.get(name, "").strip()
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise SettingsError(f"{name}={text!r} is not a number of seconds >= 0")
+    return value
+
+
+def run_lock_wait() -> float:
+    """FIREWATCH_RUN_LOCK_WAIT: how long a nightly run waits for another one."""
+    return seconds_from_env(RUN_LOCK_WAIT_ENV, DEFAULT_RUN_LOCK_WAIT)
+
+
+def queue_wait() -> float:
+    """FIREWATCH_QUEUE_WAIT: how long a queue verb waits for a nightly run."""
+    return seconds_from_env(QUEUE_WAIT_ENV, DEFAULT_QUEUE_WAIT)
+
+
+def lock_wait() -> float:
+    """FIREWATCH_LOCK_WAIT: how long the load waits for another client's DuckDB lock."""
+    return seconds_from_env(LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT)
+
+
+def rules_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The rule file: the argument, else $FIREWATCH_RULES, else dagster_project/rules.yml."""
+    if path is not None:
+        return Path(path)
+    env = os.environ.get(RULES_ENV)
+    return Path(env) if env else DEFAULT_RULES_PATH
 
 
 @dataclass(frozen=True)

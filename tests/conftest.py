@@ -98,7 +98,7 @@ def dbt_manifest() -> Path:
 
 
 def run_pipeline(raw_dir: Path, warehouse: Path, as_of: str = "") -> int:
-    from dagster_project.runner import run_nightly
+    from dagster_project.cli.run import run_nightly
 
     return run_nightly(raw_dir=raw_dir, warehouse=warehouse, as_of=as_of, quiet=True)
 

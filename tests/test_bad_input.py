@@ -27,7 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project.loader import RawInputError, load_raw
+from dagster_project.ingest.loader import RawInputError, load_raw
 from tests.conftest import query
 from tests.test_loader import LOADED_AT, VALID, landing, write
 
@@ -581,8 +581,8 @@ def test_quarantined_rows_reach_the_mart_the_run_log_and_the_dagster_check(
     import dagster as dg
 
     from dagster_project.definitions import NIGHTLY_JOB, build_definitions
+    from dagster_project.runtime.summary import warehouse_summary
     from dagster_project.settings import Settings
-    from dagster_project.summary import warehouse_summary
     from tests.tiny_landing import write_tiny_landing
 
     raw = tmp_path / "raw"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dagster_project.cli import main
+from dagster_project.cli.main import main
 from tests.conftest import query
 from tests.tiny_landing import write_tiny_landing
 

@@ -31,7 +31,8 @@ from bench.reliability import (
     queue_statuses,
 )
 from dagster_project.divergence.episodes import merge_alerts
-from dagster_project.state import open_warehouse, read_log, save_night
+from dagster_project.warehouse.connection import open_warehouse
+from dagster_project.warehouse.decisions import read_log, save_night
 from tests.test_queue import NIGHT1, finding
 
 # The first night with four open items (see bench/reliability.py for the data).
@@ -45,7 +46,7 @@ UNTIL = date.today() + timedelta(days=40)
 _SLOW_PERSON = """
 import sys, time
 from pathlib import Path
-from dagster_project.state import open_warehouse
+from dagster_project.warehouse.connection import open_warehouse
 print("ready", flush=True)
 sys.stdin.readline()
 started = time.monotonic()
@@ -122,7 +123,7 @@ def test_queue_verbs_during_a_run_wait_then_land_and_the_run_succeeds(harness: H
                 pending.append((run.elapsed(), DecisionProcess(verb, h.env, h.warehouse)))
             if mark == "dbt-marts-done":
                 listing = subprocess.Popen(
-                    [sys.executable, "-m", "dagster_project.cli", "queue", "--format", "json",
+                    [sys.executable, "-m", "dagster_project.cli.main", "queue", "--format", "json",
                      "--warehouse", str(h.warehouse)],
                     env=h.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                 )  # fmt: skip

@@ -84,7 +84,8 @@ def test_a_full_refresh_keeps_every_decision(tiny: Path, tmp_path: Path) -> None
     from datetime import date
 
     from dagster_project.divergence.episodes import merge_alerts
-    from dagster_project.state import open_warehouse, record_action, save_night
+    from dagster_project.warehouse.connection import open_warehouse
+    from dagster_project.warehouse.decisions import record_action, save_night
     from tests.test_queue import finding
 
     warehouse = tmp_path / "copy.duckdb"

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from dagster_project.definitions import NIGHTLY_JOB, build_definitions
-from dagster_project.raw_schema import TABLES
+from dagster_project.ingest.contract import TABLES
 from dagster_project.settings import Settings
 
 
@@ -73,7 +73,7 @@ def test_nightly_job_selects_everything_in_process(tmp_path: Path) -> None:
 
 
 def test_one_warn_check_per_rule_and_alerts_downstream_of_the_marts(tmp_path: Path) -> None:
-    from dagster_project.night import rule_ids
+    from dagster_project.runtime.night import rule_ids
 
     graph = _defs(tmp_path).resolve_asset_graph()
     checks = {
@@ -96,7 +96,7 @@ def test_the_dbt_resource_skips_dagster_dbts_version_probe_and_adapter_but_stays
 
     from dagster_dbt import DbtCliResource
 
-    from dagster_project.assets.dbt import VenvDbtCliResource, dbt_resource
+    from dagster_project.defs.dbt import VenvDbtCliResource, dbt_resource
 
     for name in ("_cli_version", "_initialize_dbt_core_adapter"):
         assert name in vars(DbtCliResource), name

@@ -34,8 +34,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from dagster_project.partitions import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
-from dagster_project.schedules import SCHEDULE_NAME
+from dagster_project.defs.partitions import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
+from dagster_project.defs.schedules import SCHEDULE_NAME
 from dagster_project.settings import PROJECT_ROOT
 from tests.tiny_landing import write_tiny_landing
 

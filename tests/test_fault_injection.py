@@ -36,8 +36,9 @@ from bench.reliability import (
     run_lock_free,
 )
 from dagster_project.divergence.episodes import merge_alerts
-from dagster_project.publish import publish_bi_copy
-from dagster_project.state import open_warehouse, record_action, save_night
+from dagster_project.warehouse.connection import open_warehouse
+from dagster_project.warehouse.decisions import record_action, save_night
+from dagster_project.warehouse.publish import publish_bi_copy
 from tests.test_queue import NIGHT1, finding
 
 SEED = 20251020

@@ -28,7 +28,7 @@ from bench.pipeline import (  # noqa: E402
     floor_differences,
     run_floor,
 )
-from dagster_project.raw_schema import DUCKDB_TYPES, TABLES  # noqa: E402
+from dagster_project.ingest.contract import DUCKDB_TYPES, TABLES  # noqa: E402
 
 BIN = Path(sys.executable).parent
 

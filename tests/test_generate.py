@@ -23,7 +23,7 @@ from dagster_project.generate import (
     parse_scenario,
     register,
 )
-from dagster_project.raw_schema import TABLES
+from dagster_project.ingest.contract import TABLES
 
 END = DEFAULT_END_DATE
 ONSET = END - timedelta(days=35)

@@ -1,4 +1,4 @@
-"""Tests for dagster_project.loader: tiny landing folders in tmp_path, one case per rule."""
+"""Tests for dagster_project.ingest.loader: tiny landing folders in tmp_path, one case per rule."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project.loader import InputProblem, RawInputError, latest_event_date, load_raw
-from dagster_project.raw_schema import META_COLUMNS, TABLES
+from dagster_project.ingest.contract import META_COLUMNS, TABLES
+from dagster_project.ingest.loader import InputProblem, RawInputError, latest_event_date, load_raw
 from tests.conftest import another_process_holding
 
 LOADED_AT = datetime(2025, 9, 2, 6, 0, 0)
@@ -510,7 +510,7 @@ def test_bom_crlf_blank_lines_and_header_case(tmp_path: Path) -> None:
 def test_error_while_writing_rolls_back_every_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dagster_project.loader as loader
+    import dagster_project.ingest.loader as loader
 
     raw = landing(tmp_path)
     wh = tmp_path / "wh.duckdb"

@@ -25,9 +25,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from dagster_project.partitions import RANGE_END_TAG, RANGE_START_TAG, run_window
-from dagster_project.progress import LogProgress
-from dagster_project.schedules import SCHEDULE_NAME
+from dagster_project.defs.partitions import RANGE_END_TAG, RANGE_START_TAG, run_window
+from dagster_project.defs.progress import LogProgress
+from dagster_project.defs.schedules import SCHEDULE_NAME
 from dagster_project.settings import Settings, SettingsError
 from tests.conftest import metric, query, run_pipeline, write_csv
 from tests.tiny_landing import write_tiny_landing
@@ -171,7 +171,7 @@ def test_late_data_next_night_incremental_equals_full_and_bi_copy_never_blocks(
     _late_files(raw)
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
     night2 = subprocess.Popen(
-        [sys.executable, "-m", "dagster_project.cli", "run", "--raw-dir", str(raw),
+        [sys.executable, "-m", "dagster_project.cli.main", "run", "--raw-dir", str(raw),
          "--warehouse", str(warehouse), "--as-of", "2025-03-06"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip

@@ -60,7 +60,8 @@ from dagster_project.notify.events import (
     run_failed_event,
 )
 from dagster_project.notify.store import already_sent
-from dagster_project.state import ensure_tables, open_warehouse, read_queue
+from dagster_project.warehouse.connection import open_warehouse
+from dagster_project.warehouse.decisions import ensure_tables, read_queue
 
 PASSWORD = "s3cret-XYZ"
 TOKEN = "XoXbTOKEN4f9a2c7e"  # the part of a Slack webhook URL that is the credential

@@ -281,7 +281,7 @@ def test_backtest_says_when_the_alert_would_first_have_fired(
 ) -> None:
     import shutil
 
-    from dagster_project.cli import main
+    from dagster_project.cli.main import main
 
     warehouse = tmp_path / "copy.duckdb"
     shutil.copy(clicks_scenario, warehouse)

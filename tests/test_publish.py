@@ -13,9 +13,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dagster_project import publish
-from dagster_project.publish import PublishError, publish_bi_copy
+from dagster_project.warehouse import publish
 from dagster_project.settings import BI_COPY_ENV, BI_PARQUET_ENV, Settings
+from dagster_project.warehouse.publish import PublishError, publish_bi_copy
 
 PUBLIC = {
     "alerts",

@@ -13,11 +13,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.cli import main
+from dagster_project.cli.main import main
 from dagster_project.divergence.episodes import merge_alerts
 from dagster_project.divergence.findings import Finding
 from dagster_project.divergence.queue import LogEntry, QueueError, build_queue, check_action
-from dagster_project.state import open_warehouse, read_alerts, read_log, save_night
+from dagster_project.warehouse.connection import open_warehouse
+from dagster_project.warehouse.decisions import read_alerts, read_log, save_night
 from tests.conftest import another_process_holding
 
 
@@ -216,7 +217,7 @@ def test_a_run_that_outlasts_the_wait_ends_the_verb_with_a_message_not_a_traceba
     monkeypatch.setenv("FIREWATCH_QUEUE_WAIT", "1")
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, pathlib; from dagster_project.run_lock import hold_run_lock\n"
+         "import sys, pathlib; from dagster_project.warehouse.run_lock import hold_run_lock\n"
          "with hold_run_lock(pathlib.Path(sys.argv[1])):\n"
          "    print('held', flush=True); sys.stdin.readline()", str(warehouse)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dagster_project.raw_schema import TABLES
+from dagster_project.ingest.contract import TABLES
 from dagster_project.settings import DBT_PROJECT_DIR
 from tests.conftest import REALDATA, query, run_pipeline, write_header_only
 

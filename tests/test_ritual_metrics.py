@@ -9,10 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dagster_project.cli import main
+from dagster_project.cli.main import main
 from dagster_project.divergence.episodes import merge_alerts
 from dagster_project.divergence.rituals import ritual_metrics
-from dagster_project.state import open_warehouse, record_action, save_night
+from dagster_project.warehouse.connection import open_warehouse
+from dagster_project.warehouse.decisions import record_action, save_night
 from tests.conftest import query
 from tests.test_queue import finding
 
@@ -66,7 +67,7 @@ def test_pure_report() -> None:
 def test_cli_and_table_follow_decisions(
     tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from dagster_project.ritual_report import refresh
+    from dagster_project.runtime.rituals import refresh
 
     warehouse = tmp_path / "w.duckdb"
     shutil.copy(tiny, warehouse)

@@ -11,13 +11,13 @@ import pytest
 import yaml
 
 from dagster_project.divergence.rules import (
-    DEFAULT_RULES_PATH,
     Rule,
     RuleError,
     catalog_index,
     load_rules,
     parse_rules,
 )
+from dagster_project.settings import DEFAULT_RULES_PATH
 from tests.test_detection import synthetic_catalog
 
 BUILT_IN = {

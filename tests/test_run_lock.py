@@ -16,13 +16,13 @@ import dagster as dg
 import pytest
 
 from dagster_project.definitions import settings_resource
-from dagster_project.run_lock import RunLockTimeout, hold_run_lock, lock_path
 from dagster_project.settings import Settings
+from dagster_project.warehouse.run_lock import RunLockTimeout, hold_run_lock, lock_path
 
 HOLDER = """
 import sys, time
 from pathlib import Path
-from dagster_project.run_lock import hold_run_lock
+from dagster_project.warehouse.run_lock import hold_run_lock
 with hold_run_lock(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(600)
@@ -116,7 +116,7 @@ def test_bad_wait_setting_names_the_variable(
 
 def test_the_lock_is_reentrant_within_a_process(tmp_path: Path) -> None:
     """`firewatch run` holds it around the job, whose settings resource takes it again."""
-    from dagster_project.run_lock import held_here
+    from dagster_project.warehouse.run_lock import held_here
 
     warehouse = tmp_path / "w.duckdb"
     with hold_run_lock(warehouse, wait=0.0):

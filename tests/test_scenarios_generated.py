@@ -1,6 +1,6 @@
 """Every built-in rule on generated data: it fires on the channel that carries its injected
 change within 14 days of the onset, through the real loader and dbt models
-(`dagster_project.lab`), replayed night by night as `firewatch backtest` does.
+(`dagster_project.runtime.lab`), replayed night by night as `firewatch backtest` does.
 
 Two `medium`-volume data sets (126 days) carry the seven changes on distinct channels, each a
 40% change (the generator's default) from 21 days before the end. Channels: paid social ~65
@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dagster_project.backtest import Replay, replay_nights
 from dagster_project.generate import generate
 from dagster_project.generate.core import DEFAULT_END_DATE
 from dagster_project.generate.scenarios import ScenarioSpec
-from dagster_project.lab import metrics_of
+from dagster_project.runtime.backtest import Replay, replay_nights
+from dagster_project.runtime.lab import metrics_of
 
 ONSET = DEFAULT_END_DATE - timedelta(days=21)
 FIRST_NIGHT = ONSET - timedelta(days=28)

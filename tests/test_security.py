@@ -35,7 +35,8 @@ import pytest
 import yaml
 from aiosmtpd.smtp import AuthResult
 
-from dagster_project.cli import main
+from dagster_project.cli.main import main
+from dagster_project.cli.run import run_nightly
 from dagster_project.divergence.rules import (
     RuleError,
     catalog_index,
@@ -43,7 +44,7 @@ from dagster_project.divergence.rules import (
     load_rules,
     parse_rules,
 )
-from dagster_project.loader import RawInputError, load_raw
+from dagster_project.ingest.loader import RawInputError, load_raw
 from dagster_project.notify.config import (
     NOTIFY_TO,
     OWNER_EMAILS,
@@ -55,7 +56,6 @@ from dagster_project.notify.config import (
     SMTP_USER,
     WEBHOOK_URL,
 )
-from dagster_project.runner import run_nightly
 from dagster_project.settings import (
     BI_COPY_ENV,
     BI_PARQUET_ENV,
@@ -768,7 +768,7 @@ def test_the_bi_copy_refuses_writes_through_its_documented_connections(night: Ni
 
 
 def test_names_in_check_metadata_are_plain_markdown_text() -> None:
-    from dagster_project.assets.divergence import _md_text
+    from dagster_project.defs.divergence import _md_text
 
     hostile = "![x](http://evil.test/a.png) | <img src=x> \n| forged | row |"
     shown = _md_text(hostile)

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
+from dagster_project.settings import rules_path
+
 if TYPE_CHECKING:  # imported where used: the code location loads without pandas (0.8 s)
     import pandas as pd
 
@@ -49,8 +51,6 @@ QUESTION_FIELDS: frozenset[str] = frozenset(
         "window_end",
     }
 )
-DEFAULT_RULES_PATH = Path(__file__).resolve().parents[1] / "rules.yml"
-RULES_ENV = "FIREWATCH_RULES"
 
 
 class RuleError(ValueError):
@@ -384,14 +384,6 @@ def parse_rules(
         seen.add(rule.id)
         rules.append(rule)
     return rules
-
-
-def rules_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """The rule file: the argument, else $FIREWATCH_RULES, else dagster_project/rules.yml."""
-    if path is not None:
-        return Path(path)
-    env = os.environ.get(RULES_ENV)
-    return Path(env) if env else DEFAULT_RULES_PATH
 
 
 def load_rules(

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from dagster_project.raw_schema import TABLES
+from dagster_project.ingest.contract import TABLES
 
 from .ads import (
     RESTATED_DAYS,

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from dagster_project.raw_schema import TABLES
+from dagster_project.ingest.contract import TABLES
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),

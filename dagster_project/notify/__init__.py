@@ -27,7 +27,8 @@ from dagster_project.notify.events import (
     run_failed_event,
 )
 from dagster_project.notify.store import already_sent, delivery_lock, record
-from dagster_project.state import open_warehouse, read_queue
+from dagster_project.warehouse.connection import open_warehouse
+from dagster_project.warehouse.decisions import read_queue
 
 __all__ = ["NotifyReport", "notify_queue", "notify_run_failure"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.notify.events import NotificationEvent
-from dagster_project.state import table_exists
+from dagster_project.warehouse.connection import table_exists
 
 try:
     import fcntl

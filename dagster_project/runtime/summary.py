@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.state import table_exists
+from dagster_project.warehouse.connection import table_exists
 
 _MARTS = (
     "control_daily",

@@ -21,9 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-RUN_LOCK_WAIT_ENV = "FIREWATCH_RUN_LOCK_WAIT"
-# A second run waits for the first this long (seconds) before it gives up.
-DEFAULT_WAIT_SECONDS = 3600.0
+from dagster_project.settings import RUN_LOCK_WAIT_ENV, run_lock_wait
+
 
 
 # Locks this process holds, with their depth: the lock is re-entrant within a process, so
@@ -47,22 +46,6 @@ def lock_path(warehouse: Path) -> Path:
     return warehouse.with_name(warehouse.name + ".run.lock")
 
 
-def seconds_from_env(name: str, default: float) -> float:
-    """A wait in seconds from environment variable `name` (unset or blank: `default`)."""
-    text = os.environ.get(name, "").strip()
-    try:
-        value = float(text) if text else default
-    except ValueError:
-        value = -1.0
-    if value < 0:
-        raise ValueError(f"{name}={text!r} is not a number of seconds >= 0")
-    return value
-
-
-def wait_seconds() -> float:
-    return seconds_from_env(RUN_LOCK_WAIT_ENV, DEFAULT_WAIT_SECONDS)
-
-
 @contextmanager
 def hold_run_lock(
     warehouse: Path,
@@ -84,7 +67,7 @@ def hold_run_lock(
         finally:
             _HELD[key] -= 1
         return
-    limit = wait_seconds() if wait is None else wait
+    limit = run_lock_wait() if wait is None else wait
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         started, told = time.monotonic(), False

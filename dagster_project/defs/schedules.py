@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from dagster_project.defs.partitions import night_for
 from dagster_project.notify import notify_run_failure
-from dagster_project.partitions import night_for
 from dagster_project.settings import Settings
 
 SCHEDULE_NAME = "nightly_schedule"

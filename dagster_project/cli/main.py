@@ -5,33 +5,27 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import date
 
-
-def _date(text: str) -> str:
-    try:
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+from dagster_project.cli.args import RAW_DIR_HELP, WAREHOUSE_HELP, iso_date
 
 
 def _run(args: argparse.Namespace) -> int:
     # Imported here so `firewatch generate` works before the dbt manifest exists.
-    from dagster_project.runner import run_nightly
+    from dagster_project.cli.run import run_nightly
 
     return run_nightly(
         raw_dir=args.raw_dir,
         warehouse=args.warehouse,
-        as_of=args.as_of or "",
+        as_of=args.as_of.isoformat() if args.as_of else "",
         full_refresh=args.full_refresh,
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dagster_project.backtest import register as register_backtest
+    from dagster_project.cli.backtest import register as register_backtest
+    from dagster_project.cli.queue import register as register_queue
+    from dagster_project.cli.rituals import register as register_rituals
     from dagster_project.generate import register as register_generate
-    from dagster_project.queue_cli import register as register_queue
-    from dagster_project.ritual_report import register as register_rituals
 
     parser = argparse.ArgumentParser(
         prog="firewatch",
@@ -43,14 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", help="Run the nightly job in this process (what the schedule runs)."
     )
-    run.add_argument("--raw-dir", help="Landing folder (default $FIREWATCH_RAW_DIR or data/raw).")
-    run.add_argument(
-        "--warehouse",
-        help="DuckDB file (default $FIREWATCH_WAREHOUSE or warehouse/firewatch.duckdb).",
-    )
+    run.add_argument("--raw-dir", help=RAW_DIR_HELP)
+    run.add_argument("--warehouse", help=WAREHOUSE_HELP)
     run.add_argument(
         "--as-of",
-        type=_date,
+        type=iso_date,
         default=None,
         help="Night to run as of (YYYY-MM-DD): that day's partition, as the schedule runs it "
         "(default: the last day with data).",

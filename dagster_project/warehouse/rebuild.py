@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dagster_project.state import open_warehouse, table_exists
+from dagster_project.warehouse.connection import open_warehouse, table_exists
 
 # The raw tables the incremental models read (see dbt macros/incremental.sql).
 INCREMENTAL_SOURCES = ("web_events", "ads_daily")

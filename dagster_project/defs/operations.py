@@ -7,9 +7,9 @@ nobody is notified about, and no BI tool sees, a half-built night.
 import dagster as dg
 
 from dagster_project.notify import notify_queue
-from dagster_project.publish import publish_bi_copy
 from dagster_project.settings import Settings
-from dagster_project.state import open_warehouse, run_as_of
+from dagster_project.warehouse.connection import open_warehouse, run_as_of
+from dagster_project.warehouse.publish import publish_bi_copy
 
 GROUP = "decisions"
 

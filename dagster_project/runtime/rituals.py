@@ -1,18 +1,13 @@
-"""Reads the warehouse for the ritual-metrics report, writes `main.ritual_metrics`, and serves
-`firewatch rituals`."""
+"""Reads the warehouse for the ritual-metrics report and writes `main.ritual_metrics`."""
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
 
-from dagster_project.settings import Settings
-from dagster_project.state import open_warehouse, publish_frame, run_as_of
+from dagster_project.warehouse.connection import open_warehouse, publish_frame, run_as_of
 
 if TYPE_CHECKING:  # imported where used: the code location loads without pandas (0.8 s)
     import pandas as pd
@@ -64,37 +59,3 @@ def refresh(warehouse: Path) -> pd.DataFrame:
         frame = compute(con)
         publish_frame(con, "main.ritual_metrics", frame)
     return frame
-
-
-def _run(args: argparse.Namespace) -> int:
-    warehouse = Settings.from_env(warehouse=args.warehouse).warehouse
-    try:
-        with open_warehouse(warehouse, read_only=True) as con:
-            frame = compute(con)  # live: includes decisions entered since the last run
-    except FileNotFoundError as error:
-        print(f"firewatch rituals: {error}", file=sys.stderr)
-        return 1
-    if args.format == "json":
-        print(json.dumps(json.loads(frame.to_json(orient="records", date_format="iso")), indent=2))
-        return 0
-    shown = frame[
-        [
-            "metric_id",
-            "days_reported",
-            "alerts_raised",
-            "decisions_taken",
-            "last_decision",
-            "is_ritual",
-        ]
-    ]
-    print(shown.to_string(index=False, max_colwidth=50))
-    rituals = int(frame["is_ritual"].sum())
-    print(f"{rituals} of {len(frame)} metrics reported for 90+ days without a decision.")
-    return 0
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("rituals", help="Metrics reported without ever changing a decision.")
-    parser.add_argument("--warehouse", help="DuckDB file (default $FIREWATCH_WAREHOUSE).")
-    parser.add_argument("--format", choices=["table", "json"], default="table")
-    parser.set_defaults(handler=_run)

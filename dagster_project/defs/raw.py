@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from dagster_project.loader import load_raw
-from dagster_project.partitions import is_full_refresh
-from dagster_project.progress import Progress
-from dagster_project.raw_schema import TABLES
+from dagster_project.defs.partitions import is_full_refresh
+from dagster_project.defs.progress import Progress
+from dagster_project.ingest.contract import TABLES
+from dagster_project.ingest.loader import load_raw
 from dagster_project.settings import Settings
 
 RAW_GROUP = "raw"

@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from dagster_project.loader import load_raw
-from dagster_project.night import NightInputs, read_inputs
+from dagster_project.ingest.loader import load_raw
+from dagster_project.runtime.night import NightInputs, read_inputs
 from dagster_project.settings import DBT_PROJECT_DIR, WAREHOUSE_ENV
 
 # Parsed manifests by warehouse file stem: dbt-duckdb names the database after the file, and

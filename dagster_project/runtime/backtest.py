@@ -1,4 +1,4 @@
-"""`firewatch backtest`: replay the nightly divergence checks as of each day of a range.
+"""Replay the nightly divergence checks as of each day of a range (`firewatch backtest`).
 
 Detection enforces completeness and cohort maturity by the calendar of the night it is given,
 so the latest metric_series replays earlier nights faithfully, except that restated control
@@ -8,8 +8,6 @@ data shows its final values. The replay writes `main.backtest_alerts` and never 
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,9 +16,8 @@ import pandas as pd
 
 from dagster_project.divergence.detect import detect, prepare
 from dagster_project.divergence.episodes import Alert, merge_alerts
-from dagster_project.night import NightInputs, read_inputs
-from dagster_project.settings import Settings
-from dagster_project.state import open_warehouse, publish_frame
+from dagster_project.runtime.night import NightInputs
+from dagster_project.warehouse.connection import open_warehouse, publish_frame
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,7 @@ def replay(inputs: NightInputs, start: date, end: date) -> list[Alert]:
     return replay_nights(inputs, start, end).alerts
 
 
-def _frame(alerts: list[Alert], start: date, end: date) -> pd.DataFrame:
+def episodes_frame(alerts: list[Alert], start: date, end: date) -> pd.DataFrame:
     columns = [
         "alert_id",
         "rule_id",
@@ -81,41 +78,3 @@ def _frame(alerts: list[Alert], start: date, end: date) -> pd.DataFrame:
 def write(warehouse: Path, frame: pd.DataFrame) -> None:
     with open_warehouse(warehouse) as con:
         publish_frame(con, "main.backtest_alerts", frame)
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _run(args: argparse.Namespace) -> int:
-    warehouse = Settings.from_env(warehouse=args.warehouse).warehouse
-    try:
-        inputs = read_inputs(warehouse, args.rules)
-        frame = _frame(replay(inputs, args.start, args.end), args.start, args.end)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"firewatch backtest: {error}", file=sys.stderr)
-        return 1
-    write(warehouse, frame)
-    if frame.empty:
-        print(f"No rule would have fired from {args.start} to {args.end}.")
-    else:
-        shown = frame[
-            ["rule_id", "dimension_value", "first_detected_at", "last_detected_at", "status"]
-        ]
-        print(shown.to_string(index=False))
-    print(f"{len(frame)} episode(s) written to main.backtest_alerts in {warehouse}")
-    return 0
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "backtest", help="Replay the nightly checks as of each day and say when alerts fire."
-    )
-    parser.add_argument("--from", dest="start", type=_date, required=True)
-    parser.add_argument("--to", dest="end", type=_date, required=True)
-    parser.add_argument("--warehouse", help="DuckDB file (default $FIREWATCH_WAREHOUSE).")
-    parser.add_argument("--rules", help="Rule file (default $FIREWATCH_RULES or rules.yml).")
-    parser.set_defaults(handler=_run)

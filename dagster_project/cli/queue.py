@@ -8,23 +8,15 @@ import sys
 import unicodedata
 from datetime import date
 
+from dagster_project.cli.args import add_warehouse, iso_date
 from dagster_project.divergence.queue import QueueError
-from dagster_project.run_lock import seconds_from_env
-from dagster_project.settings import Settings
-from dagster_project.state import (
-    TEXT_FLAGS,
-    WarehouseBusyError,
-    open_warehouse,
-    read_queue,
-    record_action,
-)
+from dagster_project.settings import Settings, queue_wait
+from dagster_project.warehouse.connection import WarehouseBusyError, open_warehouse
+from dagster_project.warehouse.decisions import TEXT_FLAGS, read_queue, record_action
 
 # sysexits' EX_TEMPFAIL: the warehouse stayed busy; the same command will work later, so a
 # script can tell "try again" from "refused".
 EXIT_BUSY = 75
-# How long a verb waits for a nightly run before it gives up (seconds).
-QUEUE_WAIT_ENV = "FIREWATCH_QUEUE_WAIT"
-DEFAULT_QUEUE_WAIT = 600.0
 
 _COLUMNS = ["decision_id", "status", "owner", "due_at", "dimension_value", "rule_id", "question"]
 
@@ -34,7 +26,7 @@ def _warehouse(args: argparse.Namespace):
 
 
 def _wait() -> float:
-    return seconds_from_env(QUEUE_WAIT_ENV, DEFAULT_QUEUE_WAIT)
+    return queue_wait()
 
 
 def _busy(args: argparse.Namespace, error: WarehouseBusyError, outcome: str) -> int:
@@ -108,17 +100,10 @@ def _act(args: argparse.Namespace, action: str, text: str = "", until: date | No
     return 0
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
 def register(sub: argparse._SubParsersAction) -> None:
     def verb(name: str, help_text: str) -> argparse.ArgumentParser:
         parser = sub.add_parser(name, help=help_text)
-        parser.add_argument("--warehouse", help="DuckDB file (default $FIREWATCH_WAREHOUSE).")
+        add_warehouse(parser)
         return parser
 
     show = verb("queue", "List the decisions waiting for people.")
@@ -146,7 +131,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             parser.add_argument("--reason", required=True)
             parser.set_defaults(handler=lambda a: _act(a, "dismiss", text=a.reason))
         elif name == "snooze":
-            parser.add_argument("--until", required=True, type=_date)
+            parser.add_argument("--until", required=True, type=iso_date)
             parser.set_defaults(handler=lambda a: _act(a, "snooze", until=a.until))
         else:
             parser.set_defaults(handler=lambda a: _act(a, "acknowledge"))

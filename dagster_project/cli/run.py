@@ -11,13 +11,13 @@ from pathlib import Path
 import dagster as dg
 
 from dagster_project.definitions import NIGHTLY_JOB, build_definitions
-from dagster_project.loader import latest_event_date
+from dagster_project.defs.partitions import FULL_REFRESH_TAG
+from dagster_project.defs.progress import ConsoleProgress, LogProgress
+from dagster_project.ingest.loader import latest_event_date
 from dagster_project.notify import notify_run_failure
-from dagster_project.partitions import FULL_REFRESH_TAG
-from dagster_project.progress import ConsoleProgress, LogProgress
-from dagster_project.run_lock import hold_run_lock
+from dagster_project.runtime.summary import warehouse_summary
 from dagster_project.settings import Settings
-from dagster_project.summary import warehouse_summary
+from dagster_project.warehouse.run_lock import hold_run_lock
 
 
 def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:

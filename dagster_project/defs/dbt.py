@@ -25,10 +25,10 @@ from dagster_dbt import (
 )
 from packaging import version
 
-from dagster_project.partitions import is_full_refresh, run_window
-from dagster_project.progress import Progress
-from dagster_project.rebuild import needs_full_rebuild, record_build
+from dagster_project.defs.partitions import is_full_refresh, run_window
+from dagster_project.defs.progress import Progress
 from dagster_project.settings import DBT_PROJECT_DIR, Settings
+from dagster_project.warehouse.rebuild import needs_full_rebuild, record_build
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 MANIFEST_PATH = Path(DBT_PROJECT.manifest_path)

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 import dagster as dg
 
 from dagster_project.divergence.findings import Finding
-from dagster_project.night import night_findings, record_night, rule_ids
-from dagster_project.ritual_report import refresh as refresh_rituals
+from dagster_project.runtime.night import night_findings, record_night, rule_ids
+from dagster_project.runtime.rituals import refresh as refresh_rituals
 from dagster_project.settings import Settings
-from dagster_project.state import open_warehouse, read_queue
+from dagster_project.warehouse.connection import open_warehouse
+from dagster_project.warehouse.decisions import read_queue
 
 METRIC_SERIES = dg.AssetKey("metric_series")
 METRIC_CATALOG = dg.AssetKey("metric_catalog")

@@ -41,7 +41,7 @@ from typing import Literal
 
 import duckdb
 
-from dagster_project.raw_schema import (
+from dagster_project.ingest.contract import (
     ABSURD_VALUE,
     DUCKDB_TYPES,
     FUTURE_SLACK_DAYS,
@@ -50,8 +50,7 @@ from dagster_project.raw_schema import (
     Column,
     RawTable,
 )
-from dagster_project.run_lock import seconds_from_env
-from dagster_project.settings import duckdb_memory_limit
+from dagster_project.settings import duckdb_memory_limit, lock_wait
 
 __all__ = ["InputProblem", "LoadReport", "RawInputError", "latest_event_date", "load_raw"]
 
@@ -446,9 +445,9 @@ def _loaded_files(warehouse: Path) -> dict[str, list[_Loaded]]:
         return {}
     # Imported here: the state module pulls in the divergence package, the loader needs only
     # its lock-waiting connection.
-    from dagster_project.state import open_warehouse, table_exists
+    from dagster_project.warehouse.connection import open_warehouse, table_exists
 
-    with open_warehouse(warehouse, read_only=True, wait_seconds=_lock_wait()) as con:
+    with open_warehouse(warehouse, read_only=True, wait_seconds=lock_wait()) as con:
         if not table_exists(con, "raw", "_loaded_files"):
             return {}
         columns: dict[str, set[str]] = {}
@@ -1189,20 +1188,10 @@ def _connect(database: str, *, temp_directory: str | None = None) -> duckdb.Duck
     return con
 
 
-# How long the load waits for a client outside the pipeline (a BI tool or notebook opened on
-# the warehouse itself rather than on the BI copy) to let go of DuckDB's file lock.
-LOCK_WAIT_ENV = "FIREWATCH_LOCK_WAIT"
-DEFAULT_LOCK_WAIT = 600.0
-
-
-def _lock_wait() -> float:
-    return seconds_from_env(LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT)
-
-
 def _connect_warehouse(database: str) -> duckdb.DuckDBPyConnection:
-    from dagster_project.state import connect_when_free
+    from dagster_project.warehouse.connection import connect_when_free
 
-    return connect_when_free(Path(database), wait_seconds=_lock_wait())
+    return connect_when_free(Path(database), wait_seconds=lock_wait())
 
 
 def _has_surrogates(text: str) -> bool:

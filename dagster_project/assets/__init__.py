@@ -1,1 +1,0 @@
-"""Dagster assets: the raw loader and the dbt project."""

@@ -1,0 +1,21 @@
+"""Arguments every `firewatch` verb shares: dates, and the warehouse and landing paths."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+WAREHOUSE_HELP = "DuckDB file (default $FIREWATCH_WAREHOUSE or warehouse/firewatch.duckdb)."
+RAW_DIR_HELP = "Landing folder (default $FIREWATCH_RAW_DIR or data/raw)."
+
+
+def iso_date(text: str) -> date:
+    """An argparse type: a YYYY-MM-DD date, refused with the text it was given."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def add_warehouse(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--warehouse", help=WAREHOUSE_HELP)

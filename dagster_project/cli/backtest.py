@@ -1,0 +1,42 @@
+"""`firewatch backtest`: replay the nightly checks over a range into `backtest_alerts`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dagster_project.cli.args import add_warehouse, iso_date
+from dagster_project.runtime.backtest import episodes_frame, replay, write
+from dagster_project.runtime.night import read_inputs
+from dagster_project.settings import Settings
+
+
+def _run(args: argparse.Namespace) -> int:
+    warehouse = Settings.from_env(warehouse=args.warehouse).warehouse
+    try:
+        inputs = read_inputs(warehouse, args.rules)
+        frame = episodes_frame(replay(inputs, args.start, args.end), args.start, args.end)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"firewatch backtest: {error}", file=sys.stderr)
+        return 1
+    write(warehouse, frame)
+    if frame.empty:
+        print(f"No rule would have fired from {args.start} to {args.end}.")
+    else:
+        shown = frame[
+            ["rule_id", "dimension_value", "first_detected_at", "last_detected_at", "status"]
+        ]
+        print(shown.to_string(index=False))
+    print(f"{len(frame)} episode(s) written to main.backtest_alerts in {warehouse}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "backtest", help="Replay the nightly checks as of each day and say when alerts fire."
+    )
+    parser.add_argument("--from", dest="start", type=iso_date, required=True)
+    parser.add_argument("--to", dest="end", type=iso_date, required=True)
+    add_warehouse(parser)
+    parser.add_argument("--rules", help="Rule file (default $FIREWATCH_RULES or rules.yml).")
+    parser.set_defaults(handler=_run)
