@@ -12,7 +12,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 DEMO_SCENARIO ?= clicks_up_nobody_stays:paid_search:2025-09-08
 
-.PHONY: install manifest demo run test lint dev clean bench-detection bench docs reliability
+.PHONY: install manifest demo run test test-fast lint dev clean bench-detection bench docs reliability
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,10 +43,17 @@ demo: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
 run: $(MANIFEST)
 	$(BIN)/firewatch run
 
-# Two workers (one per core here), a test file each at a time: the end-to-end files mostly wait
-# on DuckDB and dbt in child processes, and their session fixtures are built once per worker.
+# Every test (tests/unit, tests/integration, tests/e2e). Two workers (one per core here), a test
+# file each at a time: the end-to-end files mostly wait on DuckDB and dbt in child processes, and
+# their session fixtures are built once per worker. Per-file seconds -> docs/test_durations.md.
 test: $(MANIFEST)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=15
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=15 \
+		--durations-md docs/test_durations.md
+
+# The unit tests only (pure Python, no dbt build), spread test by test over the workers: about
+# 1 min on 2 cores.
+test-fast: $(MANIFEST)
+	$(BIN)/python -m pytest -q -n auto --dist load tests/unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check dagster_project tests bench
@@ -66,7 +73,7 @@ bench: $(MANIFEST)
 # Fault injection: `firewatch run` killed with SIGKILL at 24 random points of nightly runs (load,
 # dbt, checks, alerts and queue, BI copy), each followed by a recovery run and its checks, then
 # `dbt test`, a fresh build to compare with and the other reliability suites -> docs/reliability.md
-# (about 25-30 min on 2 cores). `make test` runs a short campaign (tests/test_fault_injection.py).
+# (about 25-30 min on 2 cores). `make test` runs a short campaign (tests/e2e/test_fault_injection.py).
 reliability: $(MANIFEST)
 	$(BIN)/python bench/reliability.py --kills 24
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,6 +29,8 @@ RULES_ENV = "FIREWATCH_RULES"
 RUN_LOCK_WAIT_ENV = "FIREWATCH_RUN_LOCK_WAIT"
 QUEUE_WAIT_ENV = "FIREWATCH_QUEUE_WAIT"
 LOCK_WAIT_ENV = "FIREWATCH_LOCK_WAIT"
+DAGSTER_HOME_ENV = "DAGSTER_HOME"
+DEFAULT_DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
 
 DEFAULT_CRON = "0 2 * * *"
 DEFAULT_TIMEZONE = "UTC"
@@ -114,6 +117,19 @@ def rules_path(path: str | os.PathLike[str] | None = None) -> Path:
         return Path(path)
     env = os.environ.get(RULES_ENV)
     return Path(env) if env else DEFAULT_RULES_PATH
+
+
+def dagster_home() -> Path:
+    """$DAGSTER_HOME, else the project's `.dagster_home` (what `make dev` uses), created with the
+    project's instance settings: `firewatch run` and the UI share one instance by default, so
+    every run shows in the UI."""
+    home = Path(os.environ.get(DAGSTER_HOME_ENV, "").strip() or DEFAULT_DAGSTER_HOME).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        shutil.copyfile(PROJECT_ROOT / "dagster_project" / "dagster.yaml", config)
+    os.environ[DAGSTER_HOME_ENV] = str(home)
+    return home
 
 
 @dataclass(frozen=True)

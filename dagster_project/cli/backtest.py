@@ -35,8 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "backtest", help="Replay the nightly checks as of each day and say when alerts fire."
     )
-    parser.add_argument("--from", dest="start", type=iso_date, required=True)
-    parser.add_argument("--to", dest="end", type=iso_date, required=True)
+    parser.add_argument(
+        "--from", dest="start", type=iso_date, required=True, help="First night (YYYY-MM-DD)."
+    )
+    parser.add_argument(
+        "--to", dest="end", type=iso_date, required=True, help="Last night (YYYY-MM-DD)."
+    )
     add_warehouse(parser)
     parser.add_argument("--rules", help="Rule file (default $FIREWATCH_RULES or rules.yml).")
     parser.set_defaults(handler=_run)

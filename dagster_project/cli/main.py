@@ -11,6 +11,13 @@ from dagster_project.cli.args import RAW_DIR_HELP, WAREHOUSE_HELP, iso_date
 
 def _run(args: argparse.Namespace) -> int:
     # Imported here so `firewatch generate` works before the dbt manifest exists.
+    # A first line before the imports below (Dagster, dbt: a few seconds), so a person sees the
+    # run has started.
+    print(
+        "firewatch run: starting (loading Dagster and the dbt project)…",
+        file=sys.stderr,
+        flush=True,
+    )
     from dagster_project.cli.run import run_nightly
 
     return run_nightly(
@@ -18,11 +25,13 @@ def _run(args: argparse.Namespace) -> int:
         warehouse=args.warehouse,
         as_of=args.as_of.isoformat() if args.as_of else "",
         full_refresh=args.full_refresh,
+        verbose=args.verbose,
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
     from dagster_project.cli.backtest import register as register_backtest
+    from dagster_project.cli.explain import register as register_explain
     from dagster_project.cli.queue import register as register_queue
     from dagster_project.cli.rituals import register as register_rituals
     from dagster_project.generate import register as register_generate
@@ -51,8 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Reload every raw file and rebuild the incremental models from scratch.",
     )
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="Show Dagster's step log and stack traces on the terminal (they always go to the "
+        "run log beside the warehouse).",
+    )
     run.set_defaults(handler=_run)
     register_queue(sub)
+    register_explain(sub)
     register_backtest(sub)
     register_rituals(sub)
     return parser

@@ -24,17 +24,20 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(json.loads(frame.to_json(orient="records", date_format="iso")), indent=2))
         return 0
     shown = frame[
-        [
-            "metric_id",
-            "days_reported",
-            "alerts_raised",
-            "decisions_taken",
-            "last_decision",
-            "is_ritual",
-        ]
-    ]
+        ["metric_id", "days_reported", "alerts_raised", "decisions_taken", "last_decision"]
+    ].astype(object)
+    shown = shown.where(shown.notna(), "—")  # no decision yet: a dash, not NaN or None
+    shown.insert(len(shown.columns), "ritual", frame["is_ritual"].map({True: "yes", False: ""}))
     print(shown.to_string(index=False, max_colwidth=50))
     rituals = int(frame["is_ritual"].sum())
+    decided = int(frame["decisions_taken"].sum())
+    if decided == 0:
+        print(
+            "No decisions have been recorded yet. A metric becomes a ritual when it has been "
+            "reported for 90+ days and no decision was ever taken on an alert it was part of: "
+            "answer the queue (`firewatch queue`, `firewatch decide`) and the metrics that "
+            "change decisions drop off this list."
+        )
     print(f"{rituals} of {len(frame)} metrics reported for 90+ days without a decision.")
     return 0
 
@@ -42,5 +45,10 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("rituals", help="Metrics reported without ever changing a decision.")
     add_warehouse(parser)
-    parser.add_argument("--format", choices=["table", "json"], default="table")
+    parser.add_argument(
+        "--format",
+        choices=["table", "json"],
+        default="table",
+        help="table for people (default), json for scripts (every column).",
+    )
     parser.set_defaults(handler=_run)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -13,30 +15,99 @@ import dagster as dg
 from dagster_project.definitions import NIGHTLY_JOB, build_definitions
 from dagster_project.defs.partitions import FULL_REFRESH_TAG
 from dagster_project.defs.progress import ConsoleProgress, LogProgress
-from dagster_project.ingest.loader import latest_event_date
+from dagster_project.ingest.plan import latest_event_date
 from dagster_project.notify import notify_run_failure
 from dagster_project.runtime.summary import warehouse_summary
-from dagster_project.settings import Settings
+from dagster_project.settings import Settings, dagster_home
 from dagster_project.warehouse.run_lock import hold_run_lock
 
+# A refused run's message is a short block; the rest (stack traces, Dagster's step events) goes
+# to the run log, so the one line that matters is not buried.
+_MAX_PROBLEM_LINES = 10
+# "dagster_project.ingest.problems.RawInputError: raw input rejected…": the class is noise here.
+_ERROR_CLASS = re.compile(r"^[\w.]+(Error|Exception): ")
 
-def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
-    messages = []
+
+def _failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str, str]]:
+    """(step, root-cause message, full error with stack) of every failed step."""
+    failures = []
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error
+            full = error.to_string()
             # the root cause (e.g. the loader's file/line/column list), not Dagster's wrapper
             while error.cause is not None:
                 error = error.cause
-            messages.append(f"step {event.step_key} failed: {error.message.strip()}")
-    return messages
+            failures.append((event.step_key or "?", error.message.strip(), full))
+    return failures
+
+
+def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
+    return [f"step {step} failed: {message}" for step, message, _ in _failures(result)]
+
+
+def refusal_block(failures: list[tuple[str, str, str]], log_path: Path, dbt_ran: bool) -> str:
+    """What a failed run prints: what stopped, each problem (capped), what was kept, where the
+    detail is. At most about 15 lines whatever the number of problems."""
+    if not failures:
+        return f"firewatch run: the run failed; details in {log_path}"
+    steps = [step for step, _, _ in failures]
+    first = failures[0][1]
+    if steps == ["raw_tables"] and first.startswith(("RuleError", "dagster_project.divergence")):
+        head = "firewatch run: the rules file was refused; nothing was written."
+    elif steps == ["raw_tables"]:
+        head = "firewatch run: the landing folder was refused; nothing was written."
+    elif "night_guard" in steps:
+        head = (
+            "firewatch run: tonight's numbers look wrong; alerts, the queue and the BI copy "
+            "were not changed."
+        )
+    else:
+        head = (
+            f"firewatch run: step {', '.join(steps)} failed; alerts, the queue and the BI copy "
+            "keep the previous good night."
+        )
+    lines = [head]
+    problems = [
+        _ERROR_CLASS.sub("", line) for _, message, _ in failures for line in message.splitlines()
+    ]
+    problems = [line for line in problems if line.strip()]
+    lines += [f"  {line}" for line in problems[:_MAX_PROBLEM_LINES]]
+    if len(problems) > _MAX_PROBLEM_LINES:
+        lines.append(f"  … and {len(problems) - _MAX_PROBLEM_LINES} more lines in the log")
+    where = (
+        f"Details (dbt's log and the stack traces): {log_path}"
+        if dbt_ran
+        else (f"Details: {log_path}")
+    )
+    lines.append(where + " (or run again with --verbose).")
+    return "\n".join(lines)
+
+
+def _warnings(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """The warnings the steps logged (a notification not delivered, rows quarantined), which
+    the quiet console leaves out; the divergences are in the summary already."""
+    return [
+        entry.user_message
+        for entry in instance.all_logs(run_id)
+        if entry.level == logging.WARNING
+        and entry.dagster_event is None
+        and not entry.user_message.startswith("Divergence: ")
+    ]
+
+
+def _keep_previous_log(log_path: Path) -> None:
+    """The previous run's log stays readable as `<log>.1`: a refused night must not erase the
+    log of the last good one."""
+    if log_path.exists() and log_path.stat().st_size:
+        os.replace(log_path, log_path.with_name(log_path.name + ".1"))
 
 
 def _instance(persist: bool) -> dg.DagsterInstance:
-    """The Dagster instance under $DAGSTER_HOME when there is one, so `make dev` shows runs that
-    `firewatch run` made (and their checks); an ephemeral one otherwise."""
-    if persist and os.environ.get("DAGSTER_HOME"):
-        os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+    """The shared instance (`settings.dagster_home()`), so `make dev` shows runs that
+    `firewatch run` made (and their checks); an ephemeral one for tests that ask for quiet."""
+    if persist:
+        dagster_home()
         return dg.DagsterInstance.get()
     return dg.DagsterInstance.ephemeral()
 
@@ -57,6 +128,7 @@ def run_nightly(
     *,
     full_refresh: bool = False,
     quiet: bool = False,
+    verbose: bool = False,
 ) -> int:
     settings = Settings.from_env(raw_dir=raw_dir, warehouse=warehouse)
     settings.export()
@@ -72,7 +144,9 @@ def run_nightly(
             file=sys.stderr,
         )
         return 2
-    run_config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    # Dagster's console log only with --verbose: a failure is summed up in one block below.
+    level = "WARNING" if verbose else "CRITICAL"
+    run_config = {"loggers": {"console": {"config": {"log_level": level}}}}
     tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
     # The run lock from before the job until after the summary: a person's queue command that
     # waits for the run must not take the warehouse between the job's end and the summary.
@@ -80,20 +154,31 @@ def run_nightly(
         # dagster-dbt echoes every dbt log line to stdout; keep it in a file beside the warehouse so
         # the terminal shows progress and the summary, and the detail is still there when needed.
         log_path = settings.warehouse.with_suffix(".run.log")
+        _keep_previous_log(log_path)
         with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+            instance = _instance(persist=not quiet)
             result = job.execute_in_process(
                 run_config=run_config,
                 raise_on_error=False,
-                instance=_instance(persist=not quiet),
+                instance=instance,
                 partition_key=night,
                 tags=tags,
             )
+            failures = _failures(result)
+            for step, _, full in failures:
+                print(f"\n--- step {step} failed ---\n{full}")
+        if not verbose:
+            for warning in _warnings(instance, result.run_id):
+                print(f"warning: {warning}", file=sys.stderr)
         if not result.success:
-            messages = _failure_messages(result) or ["the run failed"]
-            for message in messages:
-                print(message, file=sys.stderr)
-            print(f"dbt's log of this run: {log_path}", file=sys.stderr)
+            dbt_ran = any(
+                event.step_key and event.step_key.startswith("firewatch_")
+                for event in result.all_events
+                if event.is_step_start
+            )
+            print(refusal_block(failures, log_path, dbt_ran), file=sys.stderr)
             # the daemon's failure sensor does this for scheduled runs; cron users get it here
+            messages = _failure_messages(result) or ["the run failed"]
             notify_run_failure(
                 NIGHTLY_JOB, result.run_id, "\n".join(messages), warehouse=settings.warehouse
             )

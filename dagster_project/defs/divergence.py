@@ -1,11 +1,16 @@
 """Divergence as Dagster sees it: one WARN check per rule on metric_series, then the `alerts`
 and `decision_queue` assets downstream of the marts they read."""
 
+import base64
+import json
 from collections.abc import Iterator
+from dataclasses import asdict
 
 import dagster as dg
 
+from dagster_project.brief.explain import explain_alert
 from dagster_project.divergence.findings import Finding
+from dagster_project.runtime.alert_detail import chart_png
 from dagster_project.runtime.night import night_findings, record_night, rule_ids
 from dagster_project.runtime.rituals import refresh as refresh_rituals
 from dagster_project.settings import Settings
@@ -40,6 +45,18 @@ def _table(findings: list[Finding]) -> str:
     return "\n".join(lines)
 
 
+def _why(settings: Settings, finding: Finding) -> str:
+    """The numbers behind the worst finding as `firewatch explain` shows them, with its chart
+    inline (the UI renders Markdown images from data URIs)."""
+    alert = {**asdict(finding), "first_detected_at": finding.as_of, "status": "active"}
+    text = explain_alert(alert, finding.evidence)
+    with open_warehouse(settings.warehouse, read_only=True) as con:
+        png = chart_png(con, {**alert, "evidence": json.dumps(finding.evidence, default=str)})
+    if png:
+        text += f"\n\n![chart](data:image/png;base64,{base64.b64encode(png).decode()})"
+    return text
+
+
 def build_divergence_checks() -> dg.AssetChecksDefinition:
     ids = rule_ids()
 
@@ -72,6 +89,7 @@ def build_divergence_checks() -> dg.AssetChecksDefinition:
             if hits:
                 metadata["explanation"] = hits[0].explanation
                 metadata["worst"] = dg.MetadataValue.md(_table(hits))
+                metadata["why"] = dg.MetadataValue.md(_why(settings, hits[0]))
                 metadata["evidence"] = dg.MetadataValue.json(hits[0].evidence)
             yield dg.AssetCheckResult(
                 asset_key=METRIC_SERIES,
@@ -90,7 +108,7 @@ def build_divergence_checks() -> dg.AssetChecksDefinition:
     deps=[METRIC_SERIES, METRIC_CATALOG],
     group_name=GROUP,
     kinds={"duckdb"},
-    description="One row per divergence episode (CONTRACT.md section 2).",
+    description="One row per divergence episode (docs/contract.md section 2).",
 )
 def alerts(
     context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]

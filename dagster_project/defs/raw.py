@@ -14,6 +14,7 @@ from dagster_project.defs.partitions import is_full_refresh
 from dagster_project.defs.progress import Progress
 from dagster_project.ingest.contract import TABLES
 from dagster_project.ingest.loader import load_raw
+from dagster_project.runtime.preflight import check_rules
 from dagster_project.settings import Settings
 
 RAW_GROUP = "raw"
@@ -57,6 +58,8 @@ def build_raw_assets(partitions: dg.PartitionsDefinition | None = None) -> dg.As
         settings: dg.ResourceParam[Settings],
         progress: dg.ResourceParam[Progress],
     ) -> Iterator[dg.MaterializeResult]:
+        # The rules first: a bad rules file fails the night here, not after the dbt build.
+        check_rules(settings.warehouse)
         progress.report("load", 0, len(TABLES), f"reading {settings.raw_dir}")
         report = load_raw(
             settings.raw_dir, settings.warehouse, full_refresh=is_full_refresh(context.run.tags)

@@ -1,8 +1,11 @@
 """The decision queue as a state machine over an append-only log of what people did (pure).
 
-Items come from alerts (one per episode); what people enter comes from the log and is never
-rewritten, so the queue can be rebuilt at any time — after a re-run or a full refresh — and
-still hold every decision.
+Items come from alerts: one per cause, where a cause is the alerts that opened on the same night
+for the same dimension value (one movement there, a traffic spike say, that hurts several
+outcomes); the item's owner is its first alert's, the others are listed as affected. An alert that
+people already answered under its own id keeps its own item. What people enter comes from the
+log and is never rewritten, so the queue can be rebuilt at any time — after a re-run or a full
+refresh — and still hold every decision.
 
     open -> acknowledged -> decided | dismissed | snoozed -> resolved
 A snoozed item is open again once its date has passed; any item is resolved when its alert
@@ -61,6 +64,11 @@ class QueueItem:
     note: str | None = None
     snoozed_until: date | None = None
     severity: str = "warn"
+    alert_ids: str = ""  # every alert this decision covers, comma-separated, its own first
+    affected: str = ""  # the other outcomes hurt by the same cause, with their owners
+
+
+_SEVERITY_RANK = {"warn": 0, "error": 1}
 
 
 def decision_id(alert: Alert) -> str:
@@ -91,18 +99,42 @@ def check_action(item: QueueItem, action: str) -> str:
     return target
 
 
+def _causes(alerts: list[Alert], answered: set[str]) -> list[list[Alert]]:
+    """Alerts grouped by cause (same first night, dimension and value), each group's first
+    alert (lowest id: stable from night to night) first. An alert other than the first that
+    people answered under its own id (before causes were grouped) keeps an item of its own."""
+    groups: dict[tuple, list[Alert]] = {}
+    for alert in sorted(alerts, key=lambda a: a.alert_id):
+        key = (alert.first_detected_at, alert.dimension, alert.dimension_value)
+        groups.setdefault(key, []).append(alert)
+    causes = []
+    for first, *rest in groups.values():
+        causes.append([first, *(a for a in rest if decision_id(a) not in answered)])
+        causes += [[a] for a in rest if decision_id(a) in answered]
+    return sorted(causes, key=lambda g: (g[0].first_detected_at, g[0].alert_id))
+
+
+def _affected(group: list[Alert]) -> str:
+    return "; ".join(
+        f"{a.outcome_metric} {a.outcome_change:+.0%} ({a.owner or 'no owner'})" for a in group[1:]
+    )
+
+
 def build_queue(alerts: list[Alert], log: list[LogEntry], today: date) -> list[QueueItem]:
-    """One item per alert episode, its status folded from the log entries in order."""
+    """One item per cause, its status folded from the log entries in order."""
     by_decision: dict[str, list[LogEntry]] = {}
     for entry in sorted(log, key=lambda e: e.entry_id):
         by_decision.setdefault(entry.decision_id, []).append(entry)
     items = []
-    for alert in alerts:
+    for group in _causes(alerts, set(by_decision)):
+        alert = group[0]
         did = decision_id(alert)
         entries = by_decision.get(did, [])
         status, last = _status_after(entries, today)
-        if alert.status == "cleared":
+        if all(a.status == "cleared" for a in group):
             status = "resolved"
+        severity = max((a.severity for a in group), key=_SEVERITY_RANK.__getitem__)
+        affected = _affected(group)
         decided = next((e for e in reversed(entries) if e.action in ("decide", "dismiss")), None)
         items.append(
             QueueItem(
@@ -111,16 +143,18 @@ def build_queue(alerts: list[Alert], log: list[LogEntry], today: date) -> list[Q
                 rule_id=alert.rule_id,
                 dimension_value=alert.dimension_value,
                 owner=alert.owner,
-                question=alert.question,
+                question=alert.question + (f" Also affected: {affected}." if affected else ""),
                 status=status,
                 opened_at=alert.first_detected_at,
-                due_at=alert.first_detected_at + timedelta(days=DUE_DAYS[alert.severity]),
+                due_at=alert.first_detected_at + timedelta(days=DUE_DAYS[severity]),
                 decision=decided.text if decided and decided.action == "decide" else None,
                 decided_by=decided.actor if decided else None,
                 decided_at=decided.entered_at if decided else None,
                 note=decided.text if decided and decided.action == "dismiss" else None,
                 snoozed_until=last.snooze_until if last and last.action == "snooze" else None,
-                severity=alert.severity,
+                severity=severity,
+                alert_ids=",".join(a.alert_id for a in group),
+                affected=affected,
             )
         )
     return items

@@ -37,16 +37,24 @@ def ritual_metrics(
     """One row per catalog metric.
 
     catalog: metric_id, layer, owner. first_reported: metric_id, first_period.
-    alerts: alert_id, leading_metric, outcome_metric. log: decision_id, action, actor, text,
+    alerts: alert_id, leading_metric, outcome_metric (and decision_id, the queue item that
+    covers it, when it is not the alert's own). log: decision_id, action, actor, text,
     entered_at (the append-only decision log).
     """
+    own = "D-" + alerts["alert_id"].str.removeprefix("A-")
+    # the decision that covers each alert: its cause's (a `decision_id` column), else its own
+    covering = alerts["decision_id"].fillna(own) if "decision_id" in alerts else own
+    alerts = alerts.assign(decision_id=covering)
     involved = pd.concat(
         [
-            alerts[["alert_id", "leading_metric"]].rename(columns={"leading_metric": "metric_id"}),
-            alerts[["alert_id", "outcome_metric"]].rename(columns={"outcome_metric": "metric_id"}),
+            alerts[["alert_id", "decision_id", "leading_metric"]].rename(
+                columns={"leading_metric": "metric_id"}
+            ),
+            alerts[["alert_id", "decision_id", "outcome_metric"]].rename(
+                columns={"outcome_metric": "metric_id"}
+            ),
         ]
     ).drop_duplicates()
-    involved["decision_id"] = "D-" + involved["alert_id"].str.removeprefix("A-")
     decisions = log[log["action"] == "decide"].merge(involved, on="decision_id")
     decisions = decisions.sort_values(["entered_at", "decision_id"])
     rows = []

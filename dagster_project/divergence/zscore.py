@@ -18,7 +18,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from .detect import period_end
+from .periods import period_end
 from .rules import MetricInfo, Rule
 
 TRAINING_POINTS = 14

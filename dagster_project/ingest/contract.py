@@ -1,4 +1,4 @@
-"""The raw-input contract (CONTRACT.md section 1) as data: tables, keys, columns and their types.
+"""The raw-input contract (docs/contract.md section 1) as data: tables, keys, columns, types.
 
 The loader validates against it, the generator writes it, and the dbt sources mirror it, so a
 column is declared here once.

@@ -43,6 +43,16 @@ def compute(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         if "main.alerts" in tables
         else pd.DataFrame(columns=["alert_id", "leading_metric", "outcome_metric"])
     )
+    if "main.decision_queue" in tables and len(alerts):
+        # a decision covers every alert of its cause (decision_queue.alert_ids)
+        queue = con.execute("select decision_id, alert_ids from main.decision_queue").df()
+        covers = {
+            alert_id: row.decision_id
+            for row in queue.itertuples()
+            for alert_id in str(row.alert_ids or "").split(",")
+            if alert_id
+        }
+        alerts["decision_id"] = alerts["alert_id"].map(covers)
     log = (
         con.execute(
             "select decision_id, action, actor, text, entered_at from firewatch_state.decision_log"

@@ -34,13 +34,17 @@ def warehouse_summary(warehouse: Path) -> str:
         counts = {
             name: con.execute(f"select count(*) from main.{name}").fetchone()[0] for name in _MARTS
         }
-        sums = dict(
-            con.execute(
-                "select metric_id, sum(numerator) from main.metric_series "
+        # Whole-history totals from the monthly rows; CAC is the catalog's ratio of sums
+        # (its own numerator and denominator), not a division redone here.
+        sums = {
+            metric_id: (num / den if den else None) if metric_id == "cac" else num
+            for metric_id, num, den in con.execute(
+                "select metric_id, sum(numerator), sum(denominator) from main.metric_series "
                 "where grain = 'month' and dimension = 'total' and metric_id in "
-                "('spend', 'sessions', 'leads', 'sql', 'customers', 'revenue') group by metric_id"
+                "('spend', 'sessions', 'leads', 'sql', 'customers', 'revenue', 'cac') "
+                "group by metric_id"
             ).fetchall()
-        )
+        }
         immature = con.execute(
             "select count(*) from main.metric_series where not is_mature and layer = 'meaning'"
         ).fetchone()[0]
@@ -73,8 +77,7 @@ def warehouse_summary(warehouse: Path) -> str:
         ).fetchone()[0]
     finally:
         con.close()
-    spend, customers = sums.get("spend"), sums.get("customers")
-    cac = spend / customers if spend and customers else None
+    spend, customers, cac = sums.get("spend"), sums.get("customers"), sums.get("cac")
     lines = [
         f"Warehouse {warehouse}",
         f"  history {start} .. {as_of}, {channels} channels, reporting currency {currency}",

@@ -23,8 +23,6 @@ from typing import TextIO
 
 from dagster_project.settings import RUN_LOCK_WAIT_ENV, run_lock_wait
 
-
-
 # Locks this process holds, with their depth: the lock is re-entrant within a process, so
 # `firewatch run` can hold it from before the job until after its summary while the job's own
 # settings resource takes it again (two flocks of one process on one file would conflict).

@@ -1,4 +1,4 @@
-{#- The landing zone keeps every file's rows; CONTRACT.md says the row from the later file wins
+{#- The landing zone keeps every file's rows; docs/contract.md says the row from the later file wins
     for a key (platforms restate days, CRMs update records). Within one file the loader already
     rejected duplicate keys, so the file order decides. -#}
 {% macro latest_rows(relation, key_columns) -%}

@@ -1,4 +1,4 @@
-{#- Aggregates a row-level relation into metric components (CONTRACT.md metric_series inputs):
+{#- Aggregates a row-level relation into metric components (docs/contract.md: metric_series inputs):
     one long row per grain, period, dimension value and component. Every grain and dimension is
     aggregated from the rows themselves, never from daily sums, so distinct counts and
     percentiles are right at every grain.

@@ -1,4 +1,4 @@
--- One row per metric (CONTRACT.md section 2), rendered from the firewatch_metrics() macro.
+-- One row per metric (docs/contract.md section 2), rendered from the firewatch_metrics() macro.
 with
 
 final as (

@@ -1,4 +1,4 @@
--- One row per metric, grain, period and dimension value (CONTRACT.md section 2). Every ratio is
+-- One row per metric, grain, period and dimension value (docs/contract.md section 2). Every ratio is
 -- numerator / denominator of components summed over the same scope, never an average of ratios.
 -- is_mature: the period has ended and the metric's maturity lag has passed by the as-of date.
 {%- set metrics = firewatch_metrics() %}

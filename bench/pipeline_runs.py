@@ -1,0 +1,231 @@
+"""The measured pipeline runs of one data set: the full build of the history, the engine floor
+on the same files, the nightly that adds day D; with what each run's dbt invocations did (from
+their run_results.json and logs) and how the loader took each table."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from bench.pipeline_datasets import Dataset, link_tree
+from bench.pipeline_measure import Measurement, measure
+from dagster_project.faults.env import sql_literal
+from dagster_project.runtime.floor import floor_differences
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DBT_TARGET = ROOT / "dbt_project" / "target"
+# The doubled history's runs only measure how the nightly grows; its full build is not a target.
+DOUBLED_MEMORY_LIMIT = "3GB"
+
+
+def supports_full_refresh(env: dict[str, str]) -> bool:
+    """`firewatch run --full-refresh` is newer than this benchmark; use it where it exists."""
+    result = subprocess.run(
+        [str(BIN / "firewatch"), "run", "--help"], env=env, cwd=ROOT, capture_output=True,
+        text=True, check=False,
+    )  # fmt: skip
+    return "--full-refresh" in result.stdout
+
+
+# The loader's progress line: "raw.web_events: 6,963,080 rows (append, 1 new)"
+_LOAD_LINE = re.compile(r"raw\.(\w+): [\d,]+ rows \((\w+)")
+
+
+def _dagster_runs(env: dict[str, str]) -> set[str]:
+    storage = Path(env["DAGSTER_HOME"]) / "storage"
+    return {p.name for p in storage.iterdir() if p.is_dir()} if storage.is_dir() else set()
+
+
+@dataclass
+class DbtInvocation:
+    """One `dbt build` of a run (the nightly job has one per dbt step), from its target folder:
+    dagster-dbt writes dbt_project/target/<op>-<run id[:7]>-<random>/."""
+
+    step: str  # the Dagster op, e.g. firewatch_event_models
+    log_seconds: float  # dbt's first to last log line
+    parse_seconds: float  # first log line to "Found N models"
+    parse_note: str  # why dbt parsed the whole project, if it did
+    elapsed: float  # run_results.json: executing the selected nodes
+    models: list[tuple[str, float]]  # (model, execution_time)
+    tests: list[float]
+
+
+def _invocation(folder: Path) -> DbtInvocation | None:
+    results_file = folder / "run_results.json"
+    if not results_file.exists():
+        return None
+    data = json.loads(results_file.read_text(encoding="utf-8"))
+    kinds: dict[str, list[tuple[str, float]]] = {"model": [], "test": []}
+    for r in data["results"]:
+        kind = r["unique_id"].split(".")[0]
+        if kind in kinds:
+            kinds[kind].append((r["unique_id"].split(".")[-1], float(r["execution_time"] or 0)))
+    stamps: list[datetime] = []
+    found_at, note = None, ""
+    log = folder / "dbt.log"
+    for line in (
+        log.read_text(encoding="utf-8", errors="replace").splitlines() if log.exists() else []
+    ):
+        try:
+            info = json.loads(line)["info"]
+            stamp = datetime.fromisoformat(info["ts"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        stamps.append(stamp)
+        if info.get("name") == "FoundStats" and found_at is None:
+            found_at = stamp
+        elif info.get("name") == "UnableToPartialParse":
+            note = info.get("msg", "").removeprefix("Unable to do partial parsing because ")
+    first = min(stamps) if stamps else None
+    return DbtInvocation(
+        step=folder.name.rsplit("-", 2)[0],
+        log_seconds=(max(stamps) - first).total_seconds() if first else 0.0,
+        parse_seconds=(found_at - first).total_seconds() if first and found_at else 0.0,
+        parse_note=note,
+        elapsed=float(data.get("elapsed_time") or 0.0),
+        models=kinds["model"],
+        tests=[t for _, t in kinds["test"]],
+    )
+
+
+def _dbt_folders(run_ids: set[str], started: float, ended: float) -> list[Path]:
+    """The run's dbt target folders, by Dagster run id; else those written during the run."""
+    folders = [f for run_id in run_ids for f in DBT_TARGET.glob(f"*-{run_id[:7]}-*") if f.is_dir()]
+    if not folders:
+        folders = [
+            f.parent
+            for f in DBT_TARGET.glob("*/run_results.json")
+            if started <= f.stat().st_mtime <= ended
+        ]
+    return sorted(folders, key=lambda f: f.stat().st_mtime)
+
+
+def firewatch_run(
+    label: str,
+    raw_dir: Path,
+    warehouse: Path,
+    as_of: date,
+    env: dict[str, str],
+    logs: Path,
+    full_refresh: bool = False,
+) -> Measurement:
+    """`firewatch run` as its own process, with what its dbt invocations did; their
+    run_results.json are kept beside the run's log."""
+    command = [
+        str(BIN / "firewatch"), "run", "--raw-dir", str(raw_dir), "--warehouse", str(warehouse),
+        "--as-of", as_of.isoformat(),
+    ]  # fmt: skip
+    if full_refresh:
+        command.append("--full-refresh")
+    before = _dagster_runs(env)
+    started = time.time()
+    result = measure(label, command, env, logs / f"{label}.log")
+    invocations = []
+    for folder in _dbt_folders(_dagster_runs(env) - before, started, time.time()):
+        invocation = _invocation(folder)
+        if invocation is not None:
+            invocations.append(invocation)
+            shutil.copyfile(
+                folder / "run_results.json", logs / f"{label}.{invocation.step}.run_results.json"
+            )
+    result.extra["dbt"] = invocations
+    # How the loader took each table that changed ("append", or "replace" for a full reload)
+    result.extra["load_modes"] = {
+        table: mode
+        for table, mode in _LOAD_LINE.findall(result.log.read_text(encoding="utf-8"))
+        if mode != "unchanged"
+    }
+    return result
+
+
+def measure_dataset(
+    dataset: Dataset, run_dir: Path, env: dict[str, str], full_refresh: bool, with_floor: bool
+) -> dict[str, Measurement]:
+    """Full build of the history, the floor on the same files (compared with the build's
+    control_daily), then the nightly that adds day D on the same warehouse. Every data set runs
+    in the same run_dir, so the warehouse path stays the same, as it does night after night
+    (dbt's partial parse holds for one profile, and the path is part of it)."""
+    logs = dataset.folder / "logs"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    landing = run_dir / "raw"
+    warehouse = run_dir / "warehouse.duckdb"
+    day = dataset.last_day
+    history_end = day - timedelta(days=1)
+    link_tree(dataset.history, landing)
+    print(f"  {dataset.name}: full build as of {history_end}", flush=True)
+    out = {
+        "full": firewatch_run(
+            "full_build", landing, warehouse, history_end, env, logs, full_refresh
+        )
+    }
+    if with_floor:
+        print(f"  {dataset.name}: engine floor", flush=True)
+        out["floor"] = _floor_run(
+            "floor", dataset.history, run_dir / "floor.duckdb", history_end, env, logs
+        )
+        out["floor"].extra["differences"] = floor_differences(warehouse, run_dir / "floor.duckdb")
+        out["floor"].extra["rows"] = _count(run_dir / "floor.duckdb", "control_daily")
+    _save_catalog(warehouse, logs / "metric_catalog.parquet")
+    link_tree(dataset.day_files, landing)
+    print(f"  {dataset.name}: nightly as of {day}", flush=True)
+    out["nightly"] = firewatch_run("nightly", landing, warehouse, day, env, logs)
+    if with_floor:
+        # The incremental nightly must end where a build of all files would: the floor on the
+        # whole landing folder as of D is that build's control_daily.
+        after = _floor_run(
+            "floor_after_nightly", landing, run_dir / "floor_d.duckdb", day, env, logs
+        )
+        out["nightly"].extra["differences"] = floor_differences(warehouse, after.extra["database"])
+    # Warehouses are big and rebuilt every time; logs and run_results stay.
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return out
+
+
+def _floor_run(
+    label: str, raw_dir: Path, database: Path, as_of: date, env: dict[str, str], logs: Path
+) -> Measurement:
+    """The floor script as its own process (Python, DuckDB and the script)."""
+    measured = measure(
+        label,
+        [
+            str(BIN / "python"), "-c",
+            "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
+            "from dagster_project.runtime.floor import run_floor; "
+            "run_floor(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])",
+            str(ROOT), str(raw_dir), str(database), as_of.isoformat(),
+        ],
+        env,
+        logs / f"{label}.log",
+    )  # fmt: skip
+    measured.extra["database"] = database
+    return measured
+
+
+def _count(database: Path, table: str) -> int:
+    import duckdb
+
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        (n,) = con.execute(f"select count(*) from {table}").fetchone()
+        return int(n)
+    finally:
+        con.close()
+
+
+def _save_catalog(warehouse: Path, path: Path) -> None:
+    """The build's metric_catalog, for the checks benchmark after the warehouse is gone."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con.execute(f"copy main.metric_catalog to {sql_literal(str(path))} (format parquet)")
+    finally:
+        con.close()

@@ -1,0 +1,196 @@
+"""What a load has to do: the landing files of each table in name order, what the warehouse
+holds already, and whether each table is appended to, replaced or left as it is. Also the last
+day of data in the landing folder, which picks the night a run is for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+
+from dagster_project.ingest.contract import FUTURE_SLACK_DAYS, RawTable
+from dagster_project.ingest.headers import map_columns, read_csv_header, read_parquet_schema
+from dagster_project.ingest.model import SourceFile, TablePlan
+from dagster_project.ingest.problems import InputProblem
+from dagster_project.ingest.sql import connect, ident, path_lit
+from dagster_project.settings import lock_wait
+
+# Where each table says when something happened (what int_run_context's as-of date is made of).
+_ACTIVITY_COLUMNS = (
+    ("ads_daily", "date"),
+    ("web_events", "event_timestamp"),
+    ("crm_contacts", "created_at"),
+    ("crm_lifecycle_events", "entered_at"),
+    ("crm_deals", "closed_at"),
+)
+
+
+def latest_event_date(raw_dir: Path) -> date | None:
+    """The last day anything happened in the landing folder (ads, web, CRM: the same columns
+    dbt's int_run_context takes): the night a run without an explicit date is for. Days after
+    tomorrow (UTC) are ignored: a mistyped future event must not move the whole run into the
+    future. None when nothing can be read; the load then says what is wrong."""
+    tomorrow = datetime.now(UTC).date() + timedelta(days=FUTURE_SLACK_DAYS)
+    found: list[date] = []
+    con = connect(":memory:")
+    try:
+        for table, column in _ACTIVITY_COLUMNS:
+            files = landing_files(Path(raw_dir) / table)
+            for kind in (".csv", ".parquet"):
+                chosen = [path_lit(p) for p in files if p.suffix.lower() == kind]
+                if not chosen:
+                    continue
+                listed = f"[{', '.join(chosen)}]"
+                source = (
+                    f"read_csv({listed}, all_varchar = true, header = true, union_by_name = true)"
+                    if kind == ".csv"
+                    else f"read_parquet({listed}, union_by_name = true)"
+                )
+                day = f"TRY_CAST(left(CAST({ident(column)} AS VARCHAR), 10) AS DATE)"
+                try:
+                    (latest,) = con.execute(
+                        f"SELECT max(d) FROM (SELECT {day} AS d FROM {source}) WHERE d <= ?",
+                        [tomorrow],
+                    ).fetchone()
+                except duckdb.Error:
+                    continue  # unreadable, or an optional column absent: the load will say
+                if latest is not None:
+                    found.append(latest)
+    finally:
+        con.close()
+    return max(found, default=None)
+
+
+def landing_files(folder: Path) -> list[Path]:
+    """A table folder's data files in name order (the order "the later file wins" follows)."""
+    if not folder.is_dir():
+        return []
+    # Hidden files (editor backups, macOS "._x.csv" resource forks) are not data.
+    return sorted(
+        (
+            p
+            for p in folder.iterdir()
+            if p.is_file()
+            and not p.name.startswith(".")
+            and p.suffix.lower() in (".csv", ".parquet")
+        ),
+        key=lambda p: p.name,
+    )
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    name: str
+    index: int
+    size: int
+    mtime_ns: int
+    rows: int
+    columns: frozenset[str]
+
+
+def loaded_files(warehouse: Path) -> dict[str, list[_Loaded]]:
+    """What the warehouse holds already, per raw table; empty when it has no load yet."""
+    if not warehouse.exists():
+        return {}
+    # Imported here, as in sql.connect: the warehouse package is needed only once a warehouse
+    # exists, not to plan a first load or to find the last day of data.
+    from dagster_project.warehouse.connection import open_warehouse, table_exists
+
+    with open_warehouse(warehouse, read_only=True, wait_seconds=lock_wait()) as con:
+        if not table_exists(con, "raw", "_loaded_files"):
+            return {}
+        columns: dict[str, set[str]] = {}
+        for table, column in con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'raw'"
+        ).fetchall():
+            columns.setdefault(table, set()).add(column)
+        rows = con.execute(
+            "SELECT table_name, file_name, file_index, size_bytes, mtime_ns, row_count "
+            "FROM raw._loaded_files ORDER BY table_name, file_index"
+        ).fetchall()
+    loaded: dict[str, list[_Loaded]] = {}
+    for table, name, index, size, mtime_ns, count in rows:
+        if table not in columns:  # the table itself was dropped: load it again
+            continue
+        loaded.setdefault(table, []).append(
+            _Loaded(name, index, size, mtime_ns, count, frozenset(columns[table]))
+        )
+    return loaded
+
+
+def choose_mode(plan: TablePlan, loaded: list[_Loaded]) -> None:
+    """Append when the loaded files are an unchanged prefix of today's files, else replace."""
+    prefix = [(f.rel, f.index, f.size, f.mtime_ns) for f in plan.files[: len(loaded)]]
+    same = prefix == [(x.name, x.index, x.size, x.mtime_ns) for x in loaded]
+    if not loaded or not same:
+        plan.mode, plan.n_loaded = "replace", 0
+        return
+    plan.n_loaded = len(loaded)
+    for f, x in zip(plan.files, loaded, strict=False):
+        f.rows = x.rows
+    plan.mode = "append" if plan.new_files else "unchanged"
+
+
+def plan_table(
+    con: duckdb.DuckDBPyConnection, raw_dir: Path, table: RawTable, problems: list[InputProblem]
+) -> TablePlan:
+    """A table's landing files with their columns read; header problems of every file (loaded
+    before or not) go to ``problems``."""
+    folder = raw_dir / table.name
+    plan = TablePlan(table=table, folder=folder)
+    paths = landing_files(folder)
+    if not paths:
+        if table.needed_for_run:
+            what = "is empty (no .csv or .parquet files)" if folder.is_dir() else "is missing"
+            problems.append(
+                InputProblem(str(folder), None, None, f"folder {what}; table is needed for a run")
+            )
+        return plan
+
+    contract = {c.name for c in table.columns}
+    landing = raw_dir.resolve()
+    outside = [p for p in paths if not p.resolve().is_relative_to(landing)]
+    for path in outside:
+        # A link out of the landing folder would let a landing file read anything the run can.
+        problems.append(
+            InputProblem(
+                str(path),
+                None,
+                None,
+                f"symlink to {path.resolve()}, outside the landing folder {landing}; copy the "
+                "file in instead",
+            )
+        )
+    paths = [p for p in paths if p not in outside]
+    for index, path in enumerate(paths):
+        kind: Literal["csv", "parquet"] = "csv" if path.suffix.lower() == ".csv" else "parquet"
+        stat = path.stat()
+        f = SourceFile(
+            path=path,
+            rel=path.name,
+            index=index,
+            kind=kind,
+            size=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
+        )
+        plan.files.append(f)
+        names = (
+            read_csv_header(f, problems) if kind == "csv" else read_parquet_schema(con, f, problems)
+        )
+        if names is None:
+            f.readable = False
+            continue
+        map_columns(f, names, problems)
+        for name in f.refs:
+            if name not in contract and name not in plan.extras:
+                plan.extras.append(name)
+        for col in table.required_columns:
+            if col not in f.refs:
+                problems.append(
+                    InputProblem(f.display, f.header_line(), col, "missing required column")
+                )
+    return plan

@@ -1,0 +1,105 @@
+"""The engine floor of the performance bench: floor_control.sql (beside this module) computes
+control_daily straight from a landing folder's raw files in one DuckDB process (no loader, dbt
+or Dagster),
+and `floor_differences` compares it with the pipeline's, measure by measure."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+from dagster_project.ingest.contract import TABLES
+from dagster_project.ingest.sql import lit as sql_literal
+
+ROOT = Path(__file__).resolve().parents[2]
+FLOOR_SQL = Path(__file__).resolve().parent / "floor_control.sql"
+SEEDS = ROOT / "dbt_project" / "seeds"
+
+
+def floor_sources(raw_dir: Path) -> dict[str, str]:
+    """Per raw table, a relation over every file of its folder: CSV as text, Parquet natively,
+    plus `filename`. A table without files is an empty relation of its contract's columns."""
+    sources: dict[str, str] = {}
+    for name, table in TABLES.items():
+        folder = raw_dir / name
+        readers = []
+        if any(folder.glob("*.csv")):
+            readers.append(
+                f"select * from read_csv({sql_literal(str(folder / '*.csv'))}, header = true, "
+                "all_varchar = true, union_by_name = true, filename = true, delim = ',', "
+                "quote = '\"', escape = '\"')"
+            )
+        if any(folder.glob("*.parquet")):
+            readers.append(
+                f"select * from read_parquet({sql_literal(str(folder / '*.parquet'))}, "
+                "union_by_name = true, filename = true)"
+            )
+        if not readers:
+            columns = ", ".join(f"cast(null as varchar) as {c.name}" for c in table.columns)
+            readers.append(f"select {columns}, cast(null as varchar) as filename where false")
+        sources[name] = "(" + " union all by name ".join(readers) + ")"
+    return sources
+
+
+def run_floor(raw_dir: Path, database: Path, as_of: str = "") -> None:
+    """Runs floor_control.sql on a landing folder; writes `control_daily` to database."""
+    import duckdb
+
+    script = string.Template(FLOOR_SQL.read_text(encoding="utf-8")).substitute(
+        floor_sources(Path(raw_dir)), seeds=str(SEEDS), as_of=as_of
+    )
+    con = duckdb.connect(str(database))
+    try:
+        con.execute(script)
+    finally:
+        con.close()
+
+
+# Units of control_daily's measures (metric_catalog): counts must match exactly, the rest
+# (sums of money, ratios of sums, percentiles) to 1e-6 relative.
+EXACT_MEASURES = (
+    "impressions", "clicks", "ad_engagements", "sessions", "engaged_sessions", "leads", "mql",
+    "sql", "customers", "social_engagements",
+)  # fmt: skip
+CLOSE_MEASURES = (
+    "spend", "revenue", "ctr", "cpc", "session_to_lead_rate", "mql_per_lead", "sql_per_mql",
+    "customers_per_sql", "cpl", "cac", "roas", "page_load_p75",
+)  # fmt: skip
+
+
+def floor_differences(warehouse: Path, floor_db: Path, limit: int = 20) -> list[str]:
+    """Where the floor's control_daily differs from the pipeline's main.control_daily: rows
+    present in one only, and measures outside their tolerance (a null matches only a null)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach {sql_literal(str(warehouse))} as pipeline (read_only)")
+        con.execute(f"attach {sql_literal(str(floor_db))} as floor (read_only)")
+        key = "period_start, dimension, dimension_value"
+        problems = [
+            f"only in {side}: {row}"
+            for side, a, b in (("pipeline", "pipeline.main", "floor.main"),
+                               ("floor", "floor.main", "pipeline.main"))
+            for row in con.execute(
+                f"select {key} from {a}.control_daily except select {key} from {b}.control_daily "
+                f"order by all limit {limit}"
+            ).fetchall()
+        ]  # fmt: skip
+        for measure_name in (*EXACT_MEASURES, *CLOSE_MEASURES, "is_complete_period"):
+            p, f = f"p.{measure_name}", f"f.{measure_name}"
+            if measure_name in CLOSE_MEASURES:
+                same = f"abs({p} - {f}) <= 1e-6 * greatest(abs({p}), abs({f}))"
+            else:
+                same = f"{p} = {f}"
+            rows = con.execute(
+                f"select p.period_start, p.dimension_value, {p}, {f} "
+                f"from pipeline.main.control_daily as p join floor.main.control_daily as f "
+                f"using ({key}) where not (({p} is null and {f} is null) or coalesce({same}, "
+                f"false)) order by all limit {limit}"
+            ).fetchall()
+            problems += [f"{measure_name} {day} {value}: pipeline {a}, floor {b}"
+                         for day, value, a, b in rows]  # fmt: skip
+        return problems
+    finally:
+        con.close()

@@ -1,0 +1,59 @@
+"""`firewatch run` as a user meets it: exit codes, the summary, and bad input named precisely."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dagster_project.cli.main import main
+from tests.support.tiny_landing import write_tiny_landing
+from tests.support.warehouse import query
+
+
+def test_run_prints_summary_then_rejects_bad_input_keeping_the_warehouse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw, warehouse = tmp_path / "raw", tmp_path / "w.duckdb"
+    write_tiny_landing(raw)
+    assert (
+        main(["run", "--raw-dir", str(raw), "--warehouse", str(warehouse), "--as-of", "2025-05-31"])
+        == 0
+    )
+    out = capsys.readouterr()
+    assert "totals: spend 490, sessions 4, leads 3" in out.out
+    assert "load" in out.err and "dbt" in out.err  # progress lines
+
+    # a later file with a bad number and a negative count
+    bad = raw / "ads_daily" / "2025-03-07_broken.csv"
+    shutil.copy(raw / "ads_daily" / "2025-03-06_restated.csv", bad)
+    lines = bad.read_text().splitlines()
+    lines.append(lines[1].replace("2025-03-04", "2025-03-05").replace(",180", ",abc"))
+    lines.append(lines[1].replace("2025-03-04", "2025-03-06").replace(",1200,", ",-5,"))
+    bad.write_text("\n".join(lines) + "\n")
+    assert main(["run", "--raw-dir", str(raw), "--warehouse", str(warehouse)]) == 1
+    err = capsys.readouterr().err
+    assert "2025-03-07_broken.csv, line 3, column spend" in err
+    assert "2025-03-07_broken.csv, line 4, column impressions" in err
+    # the previous complete run is still what the warehouse holds
+    assert query(warehouse, "select count(*) from raw.ads_daily") == [(4,)]
+    assert query(
+        warehouse,
+        "select value from metric_series where metric_id = 'spend' and grain = 'week' "
+        "and dimension = 'total' and period_start = '2025-03-03'",
+    ) == [(490.0,)]
+
+
+def test_missing_required_table_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = tmp_path / "raw"
+    write_tiny_landing(raw)
+    shutil.rmtree(raw / "crm_deals")
+    assert main(["run", "--raw-dir", str(raw), "--warehouse", str(tmp_path / "w.duckdb")]) == 1
+    assert "crm_deals" in capsys.readouterr().err
+    assert not (tmp_path / "w.duckdb").exists() or query(
+        tmp_path / "w.duckdb",
+        "select count(*) from information_schema.tables where table_schema = 'raw'",
+    ) == [(0,)]

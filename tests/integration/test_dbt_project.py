@@ -1,0 +1,187 @@
+"""The dbt project's own promises: documented public columns, unit tests, source freshness."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from dagster_project.settings import DBT_PROJECT_DIR
+from tests.support.warehouse import another_process_holding, query
+
+
+def _dbt(
+    warehouse: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    # A target folder of its own (with the partial parse, so dbt need not parse everything
+    # again): the project's target/ holds the manifest other tests' runs read meanwhile.
+    target = Path(tempfile.mkdtemp(prefix="dbt-target-"))
+    parsed = DBT_PROJECT_DIR / "target" / "partial_parse.msgpack"
+    if parsed.exists():
+        shutil.copy(parsed, target / parsed.name)
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            *args,
+            "--profiles-dir",
+            ".",
+            "--target-path",
+            str(target),
+        ],
+        cwd=DBT_PROJECT_DIR,
+        env={**os.environ, "FIREWATCH_WAREHOUSE": str(warehouse), **(env or {})},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_every_public_column_is_documented(tiny: Path, dbt_manifest: Path) -> None:
+    manifest = json.loads(dbt_manifest.read_text())
+    marts = {
+        node["name"]: node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["fqn"][1] == "marts"
+    }
+    assert {"metric_series", "metric_catalog", "control_daily", "meaning_weekly"} <= set(marts)
+    undocumented = []
+    for name, node in marts.items():
+        # the columns the warehouse really has, not only the ones the YAML lists
+        columns = [
+            c
+            for (c,) in query(
+                tiny,
+                "select column_name from information_schema.columns "
+                "where table_schema = 'main' and table_name = ?",
+                [name],
+            )
+        ]
+        assert columns, name
+        documented = {c: v.get("description", "") for c, v in node["columns"].items()}
+        undocumented += [f"{name}.{c}" for c in columns if not documented.get(c, "").strip()]
+    assert undocumented == []
+
+
+def test_dbt_unit_tests_pass(tiny: Path, tmp_path: Path) -> None:
+    """Sessionisation, attribution, maturity and fx unit tests (excluded from nightly runs)."""
+    warehouse = tmp_path / tiny.name
+    shutil.copyfile(tiny, warehouse)  # dbt opens it for writing: not the shared `tiny` itself
+    result = _dbt(warehouse, "test", "--select", "test_type:unit")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "PASS=7 " in result.stdout
+
+
+def test_sources_are_fresh_after_a_load(tiny: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / tiny.name
+    shutil.copyfile(tiny, warehouse)  # dbt opens it for writing: not the shared `tiny` itself
+    result = _dbt(warehouse, "source", "freshness")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert result.stdout.count("PASS freshness of raw.") == 5  # the five tables a run needs
+
+
+def test_a_full_refresh_keeps_every_decision(tiny: Path, tmp_path: Path) -> None:
+    import shutil
+    from datetime import date
+
+    from dagster_project.divergence.episodes import merge_alerts
+    from dagster_project.warehouse.connection import open_warehouse
+    from dagster_project.warehouse.decisions import record_action, save_night
+    from tests.support.findings import finding
+
+    warehouse = tmp_path / "copy.duckdb"
+    shutil.copy(tiny, warehouse)
+    with open_warehouse(warehouse) as con:
+        save_night(con, merge_alerts([], [finding()], date(2025, 5, 31)), date(2025, 5, 31))
+        did = con.execute("select decision_id from main.decision_queue").fetchone()[0]
+        record_action(con, did, "decide", "ana", text="shift budget to search")
+    result = _dbt(
+        warehouse,
+        "build",
+        "--full-refresh",
+        "--exclude",
+        "test_type:unit",
+        "--vars",
+        "{as_of: '2025-05-31'}",
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert query(
+        warehouse,
+        "select decision, decided_by from main.decision_queue where decision_id = ?",
+        [did],
+    ) == [("shift budget to search", "ana")]
+    assert query(warehouse, "select count(*) from firewatch_state.decision_log") == [(1,)]
+
+
+def test_configuration_written_into_sql_is_checked_or_quoted(tmp_path: Path) -> None:
+    """dbt vars that reach SQL text: the currency must be a code, the brand pattern is quoted."""
+    hostile = _dbt(
+        tmp_path / "w.duckdb",
+        "compile",
+        "--select",
+        "int_run_context",
+        "--vars",
+        '{reporting_currency: "USD\'; drop table alerts; --"}',
+    )
+    assert hostile.returncode != 0
+    assert "reporting_currency must be an ISO 4217 code like USD, got USD'; DROP TABLE" in (
+        hostile.stdout
+    )
+    quoted = _dbt(
+        tmp_path / "w.duckdb",
+        "compile",
+        "--select",
+        "int_sessions",
+        "--vars",
+        '{brand_campaign_pattern: "%o\'brien%"}',
+    )
+    assert quoted.returncode == 0, quoted.stdout[-3000:]
+    assert "like '%o''brien%'" in quoted.stdout
+
+
+def test_dbt_waits_for_a_client_holding_the_warehouse(tiny: Path, tmp_path: Path) -> None:
+    """The profile's connect retries: a client holding DuckDB's lock when dbt starts (a BI tool
+    opened on the warehouse itself) makes dbt wait instead of failing the night; with one
+    attempt the same hold fails it, so the retries are what lets it through."""
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copyfile(tiny, warehouse)
+    select = ("run", "--select", "metric_catalog")
+    with another_process_holding(warehouse):
+        failed = _dbt(warehouse, *select, env={"FIREWATCH_DBT_CONNECT_ATTEMPTS": "1"})
+    assert failed.returncode != 0
+    assert "Could not set lock" in failed.stdout, failed.stdout[-2000:]
+    # held for 12 s from dbt's start: past its start-up and its first attempts (1 + 2 + 4 s)
+    started = time.monotonic()
+    with another_process_holding(warehouse, seconds=12):
+        waited = _dbt(warehouse, *select)
+    assert waited.returncode == 0, waited.stdout[-3000:]
+    assert "PASS=1" in waited.stdout
+    assert time.monotonic() - started >= 12
+
+
+def test_nightly_tests_of_the_event_models_read_only_the_rebuilt_days(
+    tiny: Path, tmp_path: Path
+) -> None:
+    """The unique test of stg_web__events scans, on a night, the days the night rebuilt (from
+    FIREWATCH_REPROCESS_FROM minus the 3-day web lookback, minus 2 days for sessions across
+    midnight) and, without a night (a plain `dbt test`), every day (macros/test_scope.sql)."""
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copy(tiny, warehouse)
+    import duckdb
+
+    with duckdb.connect(str(warehouse)) as con:  # a key twice on 2025-03-03, the first day
+        con.execute(
+            "insert into staging.stg_web__events select * from staging.stg_web__events "
+            "where event_key = 'e1'"
+        )
+    test = ["test", "--select", "unique_stg_web__events_event_key"]
+    # night 2025-03-09: rebuilt from 03-06, tested from 03-04: the duplicate is older
+    assert _dbt(warehouse, *test, env={"FIREWATCH_REPROCESS_FROM": "2025-03-09"}).returncode == 0
+    # night 2025-03-08: tested from 03-03, the duplicate's day
+    caught = _dbt(warehouse, *test, env={"FIREWATCH_REPROCESS_FROM": "2025-03-08"})
+    assert caught.returncode == 1 and "Got 1 result" in caught.stdout, caught.stdout[-2000:]
+    everything = _dbt(warehouse, *test, env={"FIREWATCH_REPROCESS_FROM": ""})
+    assert everything.returncode == 1 and "Got 1 result" in everything.stdout
