@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -173,3 +174,30 @@ def test_a_run_that_outlasts_the_wait_ends_the_verb_with_a_message_not_a_traceba
     monkeypatch.setenv("FIREWATCH_QUEUE_WAIT", "soon")
     assert main(["queue", *w]) == 1
     assert "FIREWATCH_QUEUE_WAIT='soon' is not a number of seconds >= 0" in capsys.readouterr().err
+
+
+def test_the_queue_runs_on_the_datas_nights(
+    warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Due, overdue and snooze are judged against the night the queue is as of (NIGHT1 is in
+    2025, long before today's wall clock): a snooze two nights ahead holds, and an item still
+    open after its due night is OVERDUE."""
+    linkedin, social = _ids(warehouse)
+    w = ["--warehouse", str(warehouse)]
+    until = "2025-09-23"  # NIGHT1 + 2: in the data's future, in the wall clock's past
+    assert main(["snooze", social, "--until", until, "--by", "ana", *w]) == 0
+    assert "is now snoozed" in capsys.readouterr().out
+    assert main(["queue", "--format", "json", *w]) == 0
+    rows = {r["decision_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows[social]["status"] == "snoozed" and rows[social]["queue_night"] == "2025-09-21"
+    assert rows[linkedin]["overdue"] is False  # due 2025-09-28 (warn: 7 nights)
+    # eight nights later, with both episodes going on: the snooze has run out, both overdue
+    night = NIGHT1 + timedelta(days=8)
+    with open_warehouse(warehouse) as con:
+        ongoing = [finding(as_of=night), finding("linkedin", as_of=night)]
+        save_night(con, merge_alerts(read_alerts(con), ongoing, night), night)
+    assert main(["queue", *w]) == 0
+    table = capsys.readouterr().out
+    assert "Decision queue as of the night of 2025-09-29" in table
+    assert table.count("due 2025-09-28 OVERDUE") == 2
+    assert "Keep funding linkedin?" in table  # the whole question, under its item
