@@ -29,6 +29,7 @@ RULES_ENV = "FIREWATCH_RULES"
 RUN_LOCK_WAIT_ENV = "FIREWATCH_RUN_LOCK_WAIT"
 QUEUE_WAIT_ENV = "FIREWATCH_QUEUE_WAIT"
 LOCK_WAIT_ENV = "FIREWATCH_LOCK_WAIT"
+EARLIEST_DATE_ENV = "FIREWATCH_EARLIEST_DATE"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
 
@@ -48,6 +49,9 @@ DEFAULT_QUEUE_WAIT = 600.0
 # The load waits this long for a client outside the pipeline (a BI tool or notebook opened on
 # the warehouse itself rather than on the BI copy) to let go of DuckDB's file lock.
 DEFAULT_LOCK_WAIT = 600.0
+# An event before this day is an export default (1970-01-01, 1900-01-01) or a typo, not
+# marketing: the loader quarantines it like an event in the future.
+DEFAULT_EARLIEST_DATE = "2000-01-01"
 
 
 class SettingsError(ValueError):
@@ -109,6 +113,17 @@ def queue_wait() -> float:
 def lock_wait() -> float:
     """FIREWATCH_LOCK_WAIT: how long the load waits for another client's DuckDB lock."""
     return seconds_from_env(LOCK_WAIT_ENV, DEFAULT_LOCK_WAIT)
+
+
+def earliest_date() -> date:
+    """FIREWATCH_EARLIEST_DATE (YYYY-MM-DD): events before it are quarantined by the load."""
+    text = os.environ.get(EARLIEST_DATE_ENV, "").strip() or DEFAULT_EARLIEST_DATE
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SettingsError(f"{EARLIEST_DATE_ENV}={text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def rules_path(path: str | os.PathLike[str] | None = None) -> Path:

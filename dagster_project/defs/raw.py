@@ -67,6 +67,11 @@ def build_raw_assets(partitions: dg.PartitionsDefinition | None = None) -> dg.As
         if report.quarantine_message():
             context.log.warning(report.quarantine_message())
             progress.report("load", 0, len(TABLES), report.quarantine_message())
+        if report.ignored:  # named, never skipped without a word (CLI prints step warnings)
+            context.log.warning(
+                "Not loaded (only .csv, .csv.gz and .parquet files are read): "
+                + ", ".join(report.ignored)
+            )
         for missing in report.missing_optional:
             context.log.warning(
                 f"Optional table {missing} has no files: the metrics that need it are absent."

@@ -6,8 +6,12 @@ column is declared here once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
+
+from dagster_project.settings import DBT_PROJECT_DIR
 
 ColumnType = Literal["string", "integer", "number", "date", "timestamp"]
 
@@ -42,8 +46,18 @@ class Column:
     type: ColumnType
     required: bool
     non_negative: bool = False
-    # When something happened: a value after the load's day (plus slack) is quarantined.
+    # When something happened: a value after the load's day (plus slack) is quarantined, and so
+    # is one before the earliest plausible date (FIREWATCH_EARLIEST_DATE): see not_too_old.
     not_future: bool = False
+    # A value before the earliest plausible date (an export's 1970-01-01) is quarantined.
+    not_too_old: bool = False
+    # Why a 0 cannot be believed; when set, a value of 0 is quarantined with this reason.
+    positive: str = ""
+    # A date that must be the first day of a month; any other day is refused.
+    month_start: bool = False
+    # The value must be a metric id of the dbt catalog (compared trimmed and lower-case, as
+    # dbt's staging compares it); any other is refused.
+    metric_id: bool = False
     # The only values allowed (compared trimmed and lower-case); others are quarantined.
     allowed: tuple[str, ...] = ()
 
@@ -69,11 +83,36 @@ class RawTable:
 
 
 def _req(name: str, type_: ColumnType, non_negative: bool = False, **rules: object) -> Column:
-    return Column(name, type_, True, non_negative, **rules)  # type: ignore[arg-type]
+    return Column(name, type_, True, non_negative, **_with_past(rules))  # type: ignore[arg-type]
 
 
 def _opt(name: str, type_: ColumnType, non_negative: bool = False, **rules: object) -> Column:
-    return Column(name, type_, False, non_negative, **rules)  # type: ignore[arg-type]
+    return Column(name, type_, False, non_negative, **_with_past(rules))  # type: ignore[arg-type]
+
+
+def _with_past(rules: dict[str, object]) -> dict[str, object]:
+    # Whatever cannot be in the future cannot be before the earliest plausible date either.
+    if rules.get("not_future"):
+        rules.setdefault("not_too_old", True)
+    return rules
+
+
+_METRIC_ID_RE = re.compile(r"""['"]id['"]\s*:\s*['"]([a-z][a-z0-9_]*)['"]""")
+
+
+@cache
+def metric_ids() -> frozenset[str]:
+    """The metric ids of dbt's catalog (``dbt_project/macros/metric_definitions.sql``), which a
+    targets row must name.
+
+    The catalog is a Jinja macro returning a list of dicts; rendering it would need dbt (seconds
+    of start-up, a parsed project) for what is a list of names. So the ``'id': '...'`` entries
+    are picked out with a regular expression: the macro writes every metric as one literal dict
+    beginning with its id, and tests/integration/test_loader.py checks that all of them are
+    found.
+    """
+    text = (DBT_PROJECT_DIR / "macros" / "metric_definitions.sql").read_text(encoding="utf-8")
+    return frozenset(_METRIC_ID_RE.findall(text))
 
 
 TABLES: dict[str, RawTable] = {
@@ -206,8 +245,8 @@ TABLES: dict[str, RawTable] = {
             "targets",
             ("period_start", "metric", "channel"),
             (
-                _req("period_start", "date"),
-                _req("metric", "string"),
+                _req("period_start", "date", month_start=True),
+                _req("metric", "string", metric_id=True),
                 _req("value", "number", True),
                 _opt("channel", "string"),
                 _opt("currency", "string"),
@@ -220,7 +259,12 @@ TABLES: dict[str, RawTable] = {
             (
                 _req("date", "date"),
                 _req("currency", "string"),
-                _req("rate_to_reporting", "number", True),
+                _req(
+                    "rate_to_reporting",
+                    "number",
+                    True,
+                    positive="a rate of 0 would turn money into nothing",
+                ),
             ),
             False,
         ),

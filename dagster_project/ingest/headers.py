@@ -19,13 +19,29 @@ def read_csv_header(f: SourceFile, problems: list[InputProblem]) -> list[tuple[s
         # utf-8-sig: Excel writes a byte-order mark that must not end up in the first name.
         # surrogateescape: text is decoded in chunks, so bad UTF-8 further down must not fail
         # the header; DuckDB reports it later with its line.
-        with f.path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as fh:
+        with f.open_text(newline="", encoding="utf-8-sig", errors="surrogateescape") as fh:
             header = next(csv.reader(fh, strict=True), None)
-    except (OSError, csv.Error) as exc:
+            # Whitespace only (an export that wrote nothing but a newline or spaces): one
+            # problem, not a "missing required column" for every column.
+            blank = (
+                header is not None
+                and len(header) <= 1
+                and not "".join(header).strip()
+                and not fh.read().strip()
+            )
+    except (OSError, EOFError, csv.Error) as exc:
         problems.append(InputProblem(f.display, 1, None, f"unreadable header row: {exc}"))
         return None
-    if not header:
+    if header is None:
         problems.append(InputProblem(f.display, 1, None, "file is empty (no header row)"))
+        return None
+    if blank:
+        problems.append(InputProblem(f.display, 1, None, "file is blank (no header row)"))
+        return None
+    if not "".join(header).strip():
+        problems.append(
+            InputProblem(f.display, 1, None, "header row is blank (it must be the first line)")
+        )
         return None
     if any(_has_surrogates(name) for name in header):
         problems.append(InputProblem(f.display, 1, None, "header row is not UTF-8"))

@@ -21,7 +21,7 @@ def line_numbers(f: SourceFile, rns: set[int]) -> dict[int, int]:
                 out[rn] = start
             if rn >= last:
                 break
-    except (OSError, UnicodeDecodeError, csv.Error):
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error):
         pass  # DuckDB read it, so this should not happen; fall back to record numbers
     return out
 
@@ -30,13 +30,13 @@ def csv_structure_problem(f: SourceFile) -> tuple[int, str] | None:
     """First line that breaks RFC 4180 (bad quoting, wrong field count, bad UTF-8)."""
     # Bad UTF-8 first, line by line in binary, so the line number is exact.
     try:
-        with f.path.open("rb") as fh:
+        with f.open_bytes() as fh:
             for lineno, raw in enumerate(fh, start=1):
                 try:
                     raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
                     return lineno, f"not UTF-8 ({exc.reason} at byte {exc.start + 1} of the line)"
-    except OSError as exc:
+    except (OSError, EOFError) as exc:
         return 1, str(exc)
     where = [1]
     try:
@@ -56,7 +56,7 @@ def _csv_records(f: SourceFile, where: list[int] | None = None) -> Iterator[tupl
     ``where[0]`` is set to the start line of the record being read, so a caller that catches
     a ``csv.Error`` knows where the broken record began.
     """
-    with f.path.open(newline="", encoding="utf-8-sig") as fh:
+    with f.open_text(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh, strict=True)
         next(reader, None)  # header
         while True:

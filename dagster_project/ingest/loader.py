@@ -1,10 +1,11 @@
 """Load the landing folder (docs/contract.md section 1) into the DuckDB warehouse's ``raw`` schema:
 ``load_raw`` runs the stages (plan, validate, write) and reports what it loaded.
 
-``load_raw`` looks at ``<raw_dir>/<table>/*.csv|*.parquet`` for every table in
-``contract.TABLES``. Loads are incremental by file: ``raw._loaded_files`` remembers every file
-loaded (name, position in name order, size, modification time, rows). When those files are still
-the first files of the table's folder in name order, each with the same name, position, size and
+``load_raw`` looks at ``<raw_dir>/<table>/*.csv|*.csv.gz|*.parquet`` for every table in
+``contract.TABLES`` (anything else in a table folder is named in ``LoadReport.ignored``).
+Loads are incremental by file: ``raw._loaded_files`` remembers every file loaded (name,
+position in name order, size, modification time, rows). When those files are still the first
+files of the table's folder in name order, each with the same name, position, size and
 modification time, only the files after them are validated and appended (none: the table is left
 as it is). Otherwise - a loaded file changed, was removed or renamed, or a new file sorts before
 one already loaded - the table is replaced from all its files, as it is on its first load, when
@@ -39,6 +40,7 @@ from dagster_project.ingest.problems import InputProblem, RawInputError
 from dagster_project.ingest.sql import connect
 from dagster_project.ingest.validate import validate_file
 from dagster_project.ingest.write import write_warehouse
+from dagster_project.settings import earliest_date
 
 __all__ = ["LoadReport", "load_raw"]
 
@@ -56,6 +58,9 @@ class LoadReport:
     modes: dict[str, str] = field(default_factory=dict)  # replace | append | unchanged
     new_files: dict[str, list[str]] = field(default_factory=dict)
     quarantined: dict[str, int] = field(default_factory=dict)  # rows set aside from new files
+    # What the table folders hold that the load does not read (not .csv, .csv.gz or .parquet,
+    # or a sub-folder), relative to the landing folder; a folder ends in "/".
+    ignored: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -121,6 +126,7 @@ def load_raw(
 
     plans: list[TablePlan] = []
     future_after = (today or datetime.now(UTC).date()) + timedelta(days=FUTURE_SLACK_DAYS)
+    earliest = earliest_date()
     loaded = {} if full_refresh else loaded_files(warehouse)
     # Validation runs in a private in-memory database whose spill files go to a temporary
     # folder, so a failed load never writes (let alone creates or locks) the warehouse.
@@ -131,6 +137,7 @@ def load_raw(
                 found: list[InputProblem] = []
                 plan = plan_table(con, raw_dir, table, found)
                 plan.future_after = future_after
+                plan.earliest = earliest
                 plans.append(plan)
                 if not plan.files and not table.needed_for_run:
                     report.missing_optional.append(table.name)
@@ -148,6 +155,7 @@ def load_raw(
 
     for plan in plans:
         name = plan.table.name
+        report.ignored += plan.ignored
         report.files[name] = [f.rel for f in plan.files]
         report.row_counts[name] = sum(f.rows for f in plan.files)
         report.extra_columns[name] = list(plan.extras)

@@ -3,10 +3,11 @@ with its row numbers) and one table's load plan."""
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from dagster_project.ingest.contract import RawTable
 from dagster_project.ingest.sql import path_lit
@@ -37,6 +38,21 @@ class SourceFile:
     @property
     def display(self) -> str:
         return str(self.path)
+
+    @property
+    def gzipped(self) -> bool:
+        return self.path.name.lower().endswith(".gz")
+
+    def open_text(self, **kwargs: str) -> IO[str]:
+        """The CSV file as text (a .csv.gz decompressed): what Python reads for header and lines."""
+        if self.gzipped:
+            return gzip.open(self.path, "rt", **kwargs)  # type: ignore[return-value]
+        return self.path.open(**kwargs)
+
+    def open_bytes(self) -> IO[bytes]:
+        if self.gzipped:
+            return gzip.open(self.path, "rb")  # type: ignore[return-value]
+        return self.path.open("rb")
 
     def header_line(self) -> int | None:
         return 1 if self.kind == "csv" else None
@@ -75,6 +91,10 @@ class TablePlan:
     mode: Literal["replace", "append", "unchanged"] = "replace"
     n_loaded: int = 0
     future_after: date | None = None  # a not_future value after this day is quarantined
+    earliest: date | None = None  # a not_too_old value before this day is quarantined
+    # Entries of the table folder the load does not read (other files, sub-folders), as paths
+    # relative to the landing folder; a folder ends in "/".
+    ignored: list[str] = field(default_factory=list)
 
     @property
     def new_files(self) -> list[SourceFile]:

@@ -39,14 +39,14 @@ def latest_event_date(raw_dir: Path) -> date | None:
     try:
         for table, column in _ACTIVITY_COLUMNS:
             files = landing_files(Path(raw_dir) / table)
-            for kind in (".csv", ".parquet"):
-                chosen = [path_lit(p) for p in files if p.suffix.lower() == kind]
+            for kind in ("csv", "parquet"):
+                chosen = [path_lit(p) for p in files if file_kind(p) == kind]
                 if not chosen:
                     continue
                 listed = f"[{', '.join(chosen)}]"
                 source = (
                     f"read_csv({listed}, all_varchar = true, header = true, union_by_name = true)"
-                    if kind == ".csv"
+                    if kind == "csv"
                     else f"read_parquet({listed}, union_by_name = true)"
                 )
                 day = f"TRY_CAST(left(CAST({ident(column)} AS VARCHAR), 10) AS DATE)"
@@ -64,21 +64,35 @@ def latest_event_date(raw_dir: Path) -> date | None:
     return max(found, default=None)
 
 
-def landing_files(folder: Path) -> list[Path]:
-    """A table folder's data files in name order (the order "the later file wins" follows)."""
+def file_kind(path: Path) -> Literal["csv", "parquet"] | None:
+    """How a landing file is read: ``.csv`` and ``.csv.gz`` (DuckDB and Python decompress it)
+    as CSV, ``.parquet`` as Parquet; None for anything else."""
+    name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    if name.endswith(".parquet"):
+        return "parquet"
+    return None
+
+
+def landing_files(folder: Path, ignored: list[Path] | None = None) -> list[Path]:
+    """A table folder's data files in name order (the order "the later file wins" follows).
+
+    What else the folder holds - other files, sub-folders - goes to ``ignored`` (when given),
+    so the load can say it did not read them. Hidden entries (editor backups, macOS "._x.csv"
+    resource forks) are not data and are skipped without a word.
+    """
     if not folder.is_dir():
         return []
-    # Hidden files (editor backups, macOS "._x.csv" resource forks) are not data.
-    return sorted(
-        (
-            p
-            for p in folder.iterdir()
-            if p.is_file()
-            and not p.name.startswith(".")
-            and p.suffix.lower() in (".csv", ".parquet")
-        ),
-        key=lambda p: p.name,
-    )
+    files = []
+    for p in sorted(folder.iterdir(), key=lambda p: p.name):
+        if p.name.startswith("."):
+            continue
+        if p.is_file() and file_kind(p) is not None:
+            files.append(p)
+        elif ignored is not None:
+            ignored.append(p)
+    return files
 
 
 @dataclass(frozen=True)
@@ -142,10 +156,16 @@ def plan_table(
     before or not) go to ``problems``."""
     folder = raw_dir / table.name
     plan = TablePlan(table=table, folder=folder)
-    paths = landing_files(folder)
+    ignored: list[Path] = []
+    paths = landing_files(folder, ignored)
+    plan.ignored = [
+        p.relative_to(raw_dir).as_posix() + ("/" if p.is_dir() else "") for p in ignored
+    ]
     if not paths:
         if table.needed_for_run:
-            what = "is empty (no .csv or .parquet files)" if folder.is_dir() else "is missing"
+            what = (
+                "is empty (no .csv, .csv.gz or .parquet files)" if folder.is_dir() else "is missing"
+            )
             problems.append(
                 InputProblem(str(folder), None, None, f"folder {what}; table is needed for a run")
             )
@@ -167,7 +187,8 @@ def plan_table(
         )
     paths = [p for p in paths if p not in outside]
     for index, path in enumerate(paths):
-        kind: Literal["csv", "parquet"] = "csv" if path.suffix.lower() == ".csv" else "parquet"
+        kind = file_kind(path)
+        assert kind is not None  # landing_files keeps only files it can read
         stat = path.stat()
         f = SourceFile(
             path=path,

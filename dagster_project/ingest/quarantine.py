@@ -1,6 +1,7 @@
-"""Rows that parse but cannot be believed (absurd amounts, dates in the future, unknown values,
-a deal closed before it was created): the checks that find them, and the `raw._quarantine`
-table that keeps them out of the raw tables but in view (dbt's `quarantine` model)."""
+"""Rows that parse but cannot be believed (absurd amounts, dates in the future or implausibly
+old, a zero exchange rate, unknown values, a deal closed before it was created): the checks
+that find them, and the `raw._quarantine` table that keeps them out of the raw tables but in
+view (dbt's `quarantine` model)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ CREATE TABLE IF NOT EXISTS raw._quarantine (
 
 
 def quarantine_checks(plan: TablePlan, convs: dict[str, Conv], idx: dict[str, int]) -> list[Check]:
-    """Rows that parse but cannot be believed: absurd amounts, dates in the future, values
-    outside a column's allowed set, a deal closed before it was created."""
+    """Rows that parse but cannot be believed: absurd amounts, dates in the future or before the
+    earliest plausible date, a 0 where it would wipe out money, values outside a column's
+    allowed set, a deal closed before it was created."""
     table, out = plan.table, []
     for col in table.columns:
         if col.name not in convs:
@@ -51,6 +53,18 @@ def quarantine_checks(plan: TablePlan, convs: dict[str, Conv], idx: dict[str, in
                     f"in the future: {{value}} (after {cutoff})",
                 )
             )
+        if col.not_too_old and plan.earliest is not None:
+            earliest = plan.earliest.isoformat()
+            out.append(
+                Check(
+                    col.name,
+                    f"CAST({p} AS DATE) < DATE {lit(earliest)}",
+                    shown,
+                    f"{{value}} is before the earliest plausible date {earliest}",
+                )
+            )
+        if col.positive and col.type in ("integer", "number"):
+            out.append(Check(col.name, f"{p} = 0", shown, f"zero value {{value}}: {col.positive}"))
         if col.allowed:
             listed = ", ".join(lit(a) for a in col.allowed)
             out.append(

@@ -1,5 +1,6 @@
 """Checking one landing file's values against the contract: types, empty required values,
-negative amounts and duplicate keys, each problem named by file, line and column.
+negative amounts, months that do not start on their first day, unknown metric ids and
+duplicate keys, each problem named by file, line and column.
 
 How it stays fast on tens of millions of rows: every file is read by DuckDB (``read_csv`` with
 all columns as varchar, ``read_parquet`` with native types), and validation is one aggregate
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from dagster_project.ingest.contract import RawTable
+from dagster_project.ingest.contract import RawTable, metric_ids
 from dagster_project.ingest.convert import Check, Conv, fill, values_relation
 from dagster_project.ingest.lines import csv_structure_problem, line_numbers
 from dagster_project.ingest.model import RN, SourceFile, TablePlan
@@ -26,6 +27,7 @@ from dagster_project.ingest.problems import (
     show_value,
 )
 from dagster_project.ingest.quarantine import collect_quarantine, quarantine_checks
+from dagster_project.ingest.sql import lit
 
 # web_events has a two-way key: event_id when present, else the natural key of a GA4 event.
 _WEB_EVENTS_FALLBACK_KEY = ("user_pseudo_id", "session_id", "event_timestamp", "event_name")
@@ -74,6 +76,21 @@ def validate_file(
         if col.non_negative and col.type in ("integer", "number"):
             neg = f"{p} < 0" + (f" AND NOT ({bad})" if bad else "")
             checks.append(Check(col.name, neg, shown, "negative value {value} (must be >= 0)"))
+
+        if col.month_start and col.type == "date":
+            day = f"extract('day' FROM {p}) <> 1" + (f" AND NOT ({bad})" if bad else "")
+            checks.append(Check(col.name, day, shown, "not the first day of a month: {value}"))
+        if col.metric_id:
+            listed = ", ".join(lit(m) for m in sorted(metric_ids()))
+            checks.append(
+                Check(
+                    col.name,
+                    f"trim({v}) <> '' AND lower(trim({v})) NOT IN ({listed})",
+                    shown,
+                    "unknown metric id {value} (the ids are those of "
+                    "dbt_project/macros/metric_definitions.sql)",
+                )
+            )
 
     keys = _key_checks(table, convs, idx)
     held = quarantine_checks(plan, convs, idx)

@@ -15,6 +15,9 @@ rows reach the mart, the run log and the Dagster check) is tests/e2e/test_bad_in
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +39,7 @@ TODAY = date(2025, 9, 10)
 
 ADS_HEADER = VALID["ads_daily"].splitlines()[0]
 DEALS_HEADER = VALID["crm_deals"].splitlines()[0]
+TARGETS_HEADER = "period_start,metric,value,channel"
 
 
 def _csv(table: str, *rows: str, header: str | None = None) -> dict[str, str]:
@@ -60,6 +64,9 @@ class Case:
     quarantined: tuple[tuple[int, str, str], ...] = ()  # (line, column, problem part)
     loaded: Callable[[duckdb.DuckDBPyConnection], None] | None = None
     error_file: str = "part-001.csv"
+    source_file: str = "part-001.csv"  # of the quarantined rows
+    ignored: tuple[str, ...] = ()  # LoadReport.ignored: what the load did not read
+    env: dict[str, str] = field(default_factory=dict)  # settings for this case
 
 
 def _bytes(table: str, data: bytes) -> Callable[[Path], None]:
@@ -80,6 +87,27 @@ def _truncated_parquet(table: str) -> Callable[[Path], None]:
         csv_path.unlink()
         data = whole.read_bytes()
         whole.write_bytes(data[: len(data) // 2])  # the export died half-way
+
+    return prepare
+
+
+def _gzip(table: str) -> Callable[[Path], None]:
+    def prepare(raw: Path) -> None:
+        csv_path = raw / table / "part-001.csv"
+        (raw / table / "part-001.csv.gz").write_bytes(gzip.compress(csv_path.read_bytes()))
+        csv_path.unlink()
+
+    return prepare
+
+
+def _stray(table: str) -> Callable[[Path], None]:
+    """Things a person drops into a table folder that are not data files."""
+
+    def prepare(raw: Path) -> None:
+        (raw / table / "notes.txt").write_text("spend is in EUR\n", encoding="utf-8")
+        (raw / table / "x.csv").mkdir()
+        (raw / table / "x.csv" / "inner.csv").write_text(VALID[table], encoding="utf-8")
+        (raw / table / ".~lock.part-001.csv#").write_text("", encoding="utf-8")  # hidden
 
     return prepare
 
@@ -364,6 +392,98 @@ CASES = [
         _replace("crm_deals", "open,1000.00", "open,1e15"),
         quarantined=((2, "amount", "absurd value '1e15' (over 10^12)"),),
     ),
+    Case(
+        "crm_contacts/before-earliest-date",
+        "crm_contacts",
+        _replace("crm_contacts", "c2,2025-09-01", "c2,1970-01-01T00:00:00"),
+        quarantined=(
+            (
+                3,
+                "created_at",
+                "'1970-01-01T00:00:00' is before the earliest plausible date 2000-01-01",
+            ),
+        ),
+    ),
+    Case(
+        "ads_daily/before-earliest-date-setting",
+        "ads_daily",
+        _replace("ads_daily", "2025-09-01,meta_ads", "2013-03-03,meta_ads"),
+        quarantined=((3, "date", "'2013-03-03' is before the earliest plausible date 2020-01-01"),),
+        env={"FIREWATCH_EARLIEST_DATE": "2020-01-01"},
+    ),
+    Case(
+        "fx_rates/zero-rate",
+        "fx_rates",
+        {"fx_rates": "date,currency,rate_to_reporting\n2025-09-01,EUR,1\n2025-09-01,USD,0\n"},
+        quarantined=(
+            (3, "rate_to_reporting", "zero value '0': a rate of 0 would turn money into nothing"),
+        ),
+    ),
+    # --- targets: a month and a metric of the catalog ------------------------------------------
+    Case(
+        "targets/period-not-month-start",
+        "targets",
+        _csv("targets", "2025-09-01,leads,40,", "2025-09-15,mql,9,", header=TARGETS_HEADER),
+        errors=((3, "period_start", "not the first day of a month: '2025-09-15'"),),
+    ),
+    Case(
+        "targets/unknown-metric",
+        "targets",
+        _csv("targets", "2025-09-01,Leads,40,", "2025-09-01,signups,4,", header=TARGETS_HEADER),
+        errors=((3, "metric", "unknown metric id 'signups'"),),
+    ),
+    Case(
+        # metric ids are compared trimmed and lower-case, as dbt's staging compares them
+        "targets/metric-in-other-case",
+        "targets",
+        {"targets": "period_start,metric,value,channel\n2025-09-01, Leads ,40,\n"},
+        loaded=_expect("select metric from raw.targets", [(" Leads ",)]),
+    ),
+    # --- files the loader reads, and those it does not -----------------------------------------
+    Case(
+        "ads_daily/gzipped-csv",
+        "ads_daily",
+        prepare=_gzip("ads_daily"),
+        loaded=_expect(
+            "select _source_file, _row_number, spend from raw.ads_daily order by _row_number",
+            [("part-001.csv.gz", 1, 12.5), ("part-001.csv.gz", 2, 30.0)],
+        ),
+    ),
+    Case(
+        "ads_daily/gzipped-csv-bad-value",
+        "ads_daily",
+        _replace("ads_daily", "2000,20,30", "2k,20,30"),
+        prepare=_gzip("ads_daily"),
+        errors=((3, "impressions", "not an integer: '2k'"),),
+        error_file="part-001.csv.gz",
+    ),
+    Case(
+        "crm_deals/gzipped-csv-quarantine",
+        "crm_deals",
+        _csv(
+            "crm_deals",
+            'd1,c1,2025-09-03T10:00:00Z,open,1000.00,EUR,"two\nlines"',
+            "d2,c1,2025-09-03,Pending,5,EUR,",
+            header=DEALS_HEADER + ",lost_reason",
+        ),
+        prepare=_gzip("crm_deals"),
+        # the quoted newline makes d2 line 4, in the .gz as in the .csv
+        quarantined=((4, "status", "unknown value 'Pending' (allowed: open, won, lost)"),),
+        source_file="part-001.csv.gz",
+    ),
+    Case(
+        "ads_daily/not-a-data-file",
+        "ads_daily",
+        prepare=_stray("ads_daily"),
+        ignored=("ads_daily/notes.txt", "ads_daily/x.csv/"),
+        loaded=_expect("select distinct _source_file from raw.ads_daily", [("part-001.csv",)]),
+    ),
+    Case(
+        "ads_daily/blank-file",
+        "ads_daily",
+        {"ads_daily": "  \n\n \t\n"},
+        errors=((1, None, "file is blank (no header row)"),),
+    ),
     # --- whole tables missing ------------------------------------------------------------------
     Case(
         "fx_rates/optional-table-missing",
@@ -403,7 +523,9 @@ def _build(tmp_path: Path, case: Case) -> Path:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input_case(tmp_path: Path, case: Case) -> None:
+def test_bad_input_case(tmp_path: Path, case: Case, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value)
     raw = _build(tmp_path, case)
     warehouse = tmp_path / "w.duckdb"
     if case.errors:
@@ -428,7 +550,8 @@ def test_bad_input_case(tmp_path: Path, case: Case) -> None:
             "select table_name, source_file, line, column_name, problem from raw._quarantine "
             "order by line",
         )
-        expected = [(case.table, "part-001.csv", *q) for q in case.quarantined]
+        assert report.ignored == list(case.ignored)
+        expected = [(case.table, case.source_file, *q) for q in case.quarantined]
         assert [h[:4] for h in held] == [e[:4] for e in expected]
         for h, e in zip(held, expected, strict=True):
             assert e[4] in h[4], h
@@ -437,7 +560,8 @@ def test_bad_input_case(tmp_path: Path, case: Case) -> None:
             assert "quarantined" in report.summary()
             # the rows are out of the raw table, the others are in
             loaded = _rows(con, f"select count(*) from raw.{case.table}")[0][0]
-            file_rows = sum(1 for _ in case.files[case.table].strip().splitlines()) - 1
+            records = csv.reader(io.StringIO(case.files[case.table]))
+            file_rows = sum(1 for r in records if r) - 1  # a quoted field may hold a newline
             assert loaded == file_rows - len(case.quarantined)
         else:
             assert "quarantined" not in report.summary()
@@ -473,6 +597,13 @@ def test_the_matrix_covers_the_issue() -> None:
         "event-in-the-future",
         "absurd-spend",
         "optional-table-missing",
+        "before-earliest-date",
+        "zero-rate",
+        "gzipped-csv",
+        "not-a-data-file",
+        "period-not-month-start",
+        "unknown-metric",
+        "blank-file",
     ):
         assert kind in kinds, kind
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -11,10 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project.ingest.contract import META_COLUMNS, TABLES
+from dagster_project.ingest.contract import META_COLUMNS, TABLES, metric_ids
 from dagster_project.ingest.loader import load_raw
 from dagster_project.ingest.plan import latest_event_date
 from dagster_project.ingest.problems import InputProblem, RawInputError
+from dagster_project.settings import DBT_PROJECT_DIR, SettingsError, earliest_date
 from tests.support.landing import LOADED_AT, OPTIONAL, VALID, landing, write
 from tests.support.warehouse import another_process_holding
 
@@ -627,3 +629,167 @@ def test_a_client_holding_the_warehouse_is_waited_for_then_the_load_lands(
     assert "is busy (another process has it open: python" in err, err
     assert f", PID {pid}); waiting up to 60 s" in err, err
     assert err.count("is busy") == 1, err
+
+
+# ---------------------------------------------------------------------------------------------
+# Implausibly old dates, files the loader does not read, targets
+# ---------------------------------------------------------------------------------------------
+
+
+def test_dates_before_the_earliest_plausible_date_are_quarantined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FIREWATCH_EARLIEST_DATE", "2020-01-01")
+    raw = landing(
+        tmp_path,
+        crm_contacts="contact_id,created_at\nc1,2025-09-01T10:00:00Z\nc2,1970-01-01T00:00:00\n",
+        ads_daily=VALID["ads_daily"].replace("2025-09-01,meta_ads", "2013-03-03,meta_ads"),
+    )
+    wh = tmp_path / "wh.duckdb"
+    report = load_raw(raw, wh, loaded_at=LOADED_AT, today=date(2025, 9, 10))
+    assert query(
+        wh,
+        "SELECT table_name, source_file, line, column_name, problem, value "
+        "FROM raw._quarantine ORDER BY table_name",
+    ) == [
+        (
+            "ads_daily",
+            "part-001.csv",
+            3,
+            "date",
+            "'2013-03-03' is before the earliest plausible date 2020-01-01",
+            "2013-03-03",
+        ),
+        (
+            "crm_contacts",
+            "part-001.csv",
+            3,
+            "created_at",
+            "'1970-01-01T00:00:00' is before the earliest plausible date 2020-01-01",
+            "1970-01-01T00:00:00",
+        ),
+    ]
+    assert report.quarantined["ads_daily"] == report.quarantined["crm_contacts"] == 1
+    # the other rows load
+    assert query(wh, "SELECT platform FROM raw.ads_daily") == [("google_ads",)]
+    assert query(wh, "SELECT contact_id FROM raw.crm_contacts") == [("c1",)]
+    assert query(wh, "SELECT count(*) FROM raw.web_events") == [(3,)]
+
+
+def test_the_earliest_date_defaults_to_2000_and_is_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FIREWATCH_EARLIEST_DATE", raising=False)
+    assert earliest_date() == date(2000, 1, 1)
+    monkeypatch.setenv("FIREWATCH_EARLIEST_DATE", " 2019-06-30 ")
+    assert earliest_date() == date(2019, 6, 30)
+    for bad in ("2020-13-01", "20200101", "last year"):
+        monkeypatch.setenv("FIREWATCH_EARLIEST_DATE", bad)
+        with pytest.raises(SettingsError, match=f"FIREWATCH_EARLIEST_DATE='{bad}' is not a date"):
+            load_raw(landing(tmp_path), tmp_path / "wh.duckdb", loaded_at=LOADED_AT)
+    assert not (tmp_path / "wh.duckdb").exists()
+
+
+def test_gzipped_csv_loads_the_same_rows_as_the_csv(tmp_path: Path) -> None:
+    deals = (
+        "deal_id,contact_id,created_at,status,amount,currency,lost_reason\n"
+        'd1,c1,2025-09-03T10:00:00Z,lost,1000.00,EUR,"price\ntoo high"\n'
+        "d2,c1,2025-09-03,won,5,EUR,\n"
+        "d3,c1,2025-09-04,maybe,7,EUR,\n"
+    )
+    plain = landing(tmp_path / "plain", crm_deals=deals)
+    zipped = landing(tmp_path / "zipped", crm_deals=deals)
+    for table in VALID:
+        path = zipped / table / "part-001.csv"
+        (zipped / table / "part-001.csv.gz").write_bytes(gzip.compress(path.read_bytes()))
+        path.unlink()
+    reports = {}
+    for name, raw in (("plain", plain), ("zipped", zipped)):
+        reports[name] = load_raw(raw, tmp_path / f"{name}.duckdb", loaded_at=LOADED_AT)
+    assert reports["plain"].row_counts == reports["zipped"].row_counts
+    assert reports["zipped"].files["crm_deals"] == ["part-001.csv.gz"]
+    for table in VALID:
+        sql = f"SELECT * EXCLUDE (_source_file) FROM raw.{table} ORDER BY _row_number"
+        assert query(tmp_path / "plain.duckdb", sql) == query(tmp_path / "zipped.duckdb", sql)
+    quarantine = "SELECT source_file, line, column_name, problem FROM raw._quarantine"
+    assert query(tmp_path / "zipped.duckdb", quarantine) == [
+        ("part-001.csv.gz", 5, "status", "unknown value 'maybe' (allowed: open, won, lost)")
+    ]
+    assert [r[1:] for r in query(tmp_path / "plain.duckdb", quarantine)] == [
+        r[1:] for r in query(tmp_path / "zipped.duckdb", quarantine)
+    ]
+    # a second load sees the .gz unchanged and reads nothing
+    again = load_raw(zipped, tmp_path / "zipped.duckdb", loaded_at=LOADED_AT)
+    assert {again.modes[t] for t in VALID} == {"unchanged"}
+
+
+def test_files_the_loader_does_not_read_are_named_on_the_report(tmp_path: Path) -> None:
+    raw = landing(tmp_path)
+    (raw / "ads_daily" / "notes.txt").write_text("ask Ana about March\n", encoding="utf-8")
+    (raw / "ads_daily" / "x.csv").mkdir()
+    write(raw / "ads_daily", "x.csv", "inner.csv", VALID["ads_daily"])
+    (raw / "crm_deals" / "part-002.xlsx").write_bytes(b"PK\x03\x04")
+    (raw / "crm_deals" / ".DS_Store").write_bytes(b"\x00")  # hidden: not data, not named
+    wh = tmp_path / "wh.duckdb"
+    report = load_raw(raw, wh, loaded_at=LOADED_AT)
+    assert report.ignored == ["ads_daily/notes.txt", "ads_daily/x.csv/", "crm_deals/part-002.xlsx"]
+    assert report.files["ads_daily"] == ["part-001.csv"]
+    assert query(wh, "SELECT count(*) FROM raw.ads_daily") == [(2,)]
+    assert query(wh, "SELECT DISTINCT file_name FROM raw._loaded_files ORDER BY 1") == [
+        ("part-001.csv",)
+    ]
+
+
+def test_a_folder_of_only_unread_files_is_empty_and_names_them(tmp_path: Path) -> None:
+    raw = landing(tmp_path)
+    (raw / "crm_deals" / "part-001.csv").rename(raw / "crm_deals" / "part-001.txt")
+    problem = only_problem(raw, tmp_path / "wh.duckdb")
+    assert problem.message == (
+        "folder is empty (no .csv, .csv.gz or .parquet files); table is needed for a run"
+    )
+
+
+def test_metric_ids_are_read_from_the_dbt_catalog() -> None:
+    ids = metric_ids()
+    assert len(ids) == 34
+    assert {"spend", "leads", "mql", "sql", "revenue", "cac", "posts_published"} <= ids
+    macro = (DBT_PROJECT_DIR / "macros" / "metric_definitions.sql").read_text(encoding="utf-8")
+    assert len(ids) == macro.count("'id':")  # every entry found, none twice
+
+
+def test_targets_period_and_metric_are_checked(tmp_path: Path) -> None:
+    raw = landing(tmp_path)
+    write(
+        raw,
+        "targets",
+        "t.csv",
+        "period_start,metric,value,channel\n"
+        "2025-09-01,leads,40,\n"
+        "2025-09-30,mql,9,\n"
+        "2025-10-01,Sessions,900,\n"
+        "2025-10-01,signups,4,\n"
+        "2025-11-01,,4,\n",
+    )
+    problems = problems_of(raw, tmp_path / "wh.duckdb")
+    folder = raw / "targets" / "t.csv"
+    assert [(p.path, p.line, p.column, p.message) for p in problems] == [
+        (str(folder), 3, "period_start", "not the first day of a month: '2025-09-30'"),
+        (
+            str(folder),
+            5,
+            "metric",
+            "unknown metric id 'signups' (the ids are those of "
+            "dbt_project/macros/metric_definitions.sql)",
+        ),
+        (str(folder), 6, "metric", "empty value in key column"),
+    ]
+
+
+def test_a_blank_first_line_before_the_header_is_named(tmp_path: Path) -> None:
+    raw = landing(tmp_path, crm_contacts="\n" + VALID["crm_contacts"])
+    problem = only_problem(raw, tmp_path / "wh.duckdb")
+    assert (problem.line, problem.column, problem.message) == (
+        1,
+        None,
+        "header row is blank (it must be the first line)",
+    )
