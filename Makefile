@@ -48,7 +48,7 @@ run: $(MANIFEST)
 # their session fixtures are built once per worker. Per-file seconds -> docs/test_durations.md.
 test: $(MANIFEST)
 	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=15 \
-		--durations-md docs/test_durations.md
+		--durations-md docs/test_durations.md tests
 
 # The unit tests only (pure Python, no dbt build), spread test by test over the workers: about
 # 1 min on 2 cores.
