@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from dagster_project.ingest.sql import lit
 from dagster_project.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 
 ROOT = PROJECT_ROOT
@@ -15,8 +16,8 @@ BIN = Path(sys.executable).parent
 
 
 def sql_literal(text: str | Path) -> str:
-    """A DuckDB string literal."""
-    return "'" + str(text).replace("'", "''") + "'"
+    """A DuckDB string literal (of a path too): the loader's quoting, one rule for both."""
+    return lit(str(text))
 
 
 def private_env(work: Path) -> dict[str, str]:
