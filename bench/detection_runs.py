@@ -152,7 +152,8 @@ def build(spec: RunSpec) -> str:
 
 def evaluate_run(run_id: str) -> dict[str, Any]:
     """Replays one cached run with the current rules and with the z-score baseline."""
-    from dagster_project.divergence.rules import catalog_index, load_rules
+    from dagster_project.divergence.catalog import catalog_index
+    from dagster_project.divergence.rules import load_rules
     from dagster_project.divergence.zscore import episodes, latest_period_end, zscore_nights
     from dagster_project.runtime.backtest import replay_nights
     from dagster_project.runtime.night import NightInputs

@@ -61,13 +61,14 @@ from datetime import date
 
 import pandas as pd
 
+from .catalog import MetricInfo, catalog_index, validate_rule
 from .explain import finding
 from .findings import Finding
 from .index import PreparedSeries, index_series, needed
 from .periods import as_date
 from .plan import Plan, plan_night
 from .report import DetectionReport, Evaluation
-from .rules import MetricInfo, Rule, catalog_index, validate_rule
+from .rule import Rule
 from .testing import Results, false_discoveries, judge, run_tests
 
 

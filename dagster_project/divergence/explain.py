@@ -11,12 +11,13 @@ import math
 from datetime import date
 from typing import Any
 
+from .catalog import MetricInfo
 from .findings import Finding
+from .onesided import Alternative, TestResult, json_float
 from .periods import period_end
 from .plan import Plan
-from .rules import MetricInfo, Rule
+from .rule import Rule
 from .sides import Side
-from .stats import Alternative, TestResult, json_float
 from .testing import FLAT_SHARE, Verdict, run_test
 
 _NICE_NAMES = {"linkedin": "LinkedIn", "email": "E-mail", "total": "All channels"}

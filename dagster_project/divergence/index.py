@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .catalog import MetricInfo
 from .periods import EPOCH_ORDINAL, period_ends
-from .rules import MetricInfo, Rule
+from .rule import Rule
 
 _KEY_COLUMNS = ("metric_id", "grain", "dimension", "dimension_value")
 

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from .catalog import MetricInfo
 from .index import Group, PreparedSeries
 from .periods import ordinals, period_end, periods_back
-from .rules import DIMENSIONS, MetricInfo, Rule
+from .rule import DIMENSIONS, Rule
 from .sides import Side, build_side
 
 

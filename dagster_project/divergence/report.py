@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from .findings import Finding
-from .stats import json_float
+from .onesided import json_float
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from datetime import date
 
 import numpy as np
 
+from .catalog import MetricInfo
+from .dispersion import binomial_dispersion, dispersion_periods, poisson_dispersion
 from .index import Group
 from .periods import exposures, ordinals
-from .rules import MetricInfo
-from .stats import binomial_dispersion, dispersion_periods, poisson_dispersion
 
 DAY_BLOCK = 7  # at day grain, dispersion is measured over whole weeks
 

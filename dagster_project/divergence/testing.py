@@ -13,18 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .catalog import MetricInfo
+from .fdr import benjamini_hochberg
+from .onesided import Alternative, TestResult
 from .plan import Plan
-from .rules import MetricInfo, Rule
+from .proportion_tests import two_proportion_test, with_fisher_floor
+from .rate_tests import rate_ratio_test, ratio_of_sums_test
+from .rule import Rule
 from .sides import Side
-from .stats import (
-    Alternative,
-    TestResult,
-    benjamini_hochberg,
-    rate_ratio_test,
-    ratio_of_sums_test,
-    two_proportion_test,
-    with_fisher_floor,
-)
 
 FLAT_SHARE = 0.5  # a "flat" outcome rose by less than this share of the leading metric's rise
 

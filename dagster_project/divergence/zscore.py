@@ -18,8 +18,9 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from .catalog import MetricInfo
 from .periods import period_end
-from .rules import MetricInfo, Rule
+from .rule import Rule
 
 TRAINING_POINTS = 14
 SENSITIVITY = 3.0

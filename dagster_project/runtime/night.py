@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from dagster_project.divergence.episodes import Alert, merge_alerts
 from dagster_project.divergence.findings import Finding
-from dagster_project.divergence.rules import Rule, declared_rule_ids, load_rules
+from dagster_project.divergence.rule import Rule
+from dagster_project.divergence.rules import declared_rule_ids, load_rules
 from dagster_project.settings import rules_path
 from dagster_project.warehouse.connection import open_warehouse, run_as_of
 from dagster_project.warehouse.decisions import read_alerts, save_night

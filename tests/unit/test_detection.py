@@ -20,18 +20,15 @@ import pandas as pd
 import pytest
 
 from dagster_project.divergence.detect import detect, evaluate
+from dagster_project.divergence.dispersion import binomial_dispersion, poisson_dispersion
 from dagster_project.divergence.explain import format_change
+from dagster_project.divergence.fdr import benjamini_hochberg
 from dagster_project.divergence.findings import Finding
 from dagster_project.divergence.periods import period_end, previous_period
-from dagster_project.divergence.rules import Rule, load_rules
-from dagster_project.divergence.stats import (
-    benjamini_hochberg,
-    binomial_dispersion,
-    poisson_dispersion,
-    rate_ratio_test,
-    ratio_of_sums_test,
-    two_proportion_test,
-)
+from dagster_project.divergence.proportion_tests import two_proportion_test
+from dagster_project.divergence.rate_tests import rate_ratio_test, ratio_of_sums_test
+from dagster_project.divergence.rule import Rule
+from dagster_project.divergence.rules import load_rules
 from tests.support.metric_frames import AS_OF, make_series
 
 
@@ -135,7 +132,7 @@ def test_written_out_poisson_tests_equal_statsmodels() -> None:
 
     from statsmodels.stats.rates import test_poisson_2indep
 
-    from dagster_project.divergence.stats import (
+    from dagster_project.divergence.rate_tests import (
         poisson_exact_conditional_p,
         poisson_score_statistic,
     )
@@ -165,7 +162,7 @@ def test_written_out_rate_tests_equal_statsmodels_and_scipy() -> None:
     from scipy import stats as sps
     from statsmodels.stats.proportion import proportions_ztest
 
-    from dagster_project.divergence.stats import (
+    from dagster_project.divergence.proportion_tests import (
         fisher_one_sided,
         pooled_z_statistic,
         with_fisher_floor,

@@ -10,13 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from dagster_project.divergence.rules import (
-    Rule,
-    RuleError,
-    catalog_index,
-    load_rules,
-    parse_rules,
-)
+from dagster_project.divergence.catalog import catalog_index
+from dagster_project.divergence.rule import Rule, RuleError
+from dagster_project.divergence.rules import load_rules, parse_rules
 from dagster_project.settings import DEFAULT_RULES_PATH
 from tests.support.metric_frames import synthetic_catalog
 

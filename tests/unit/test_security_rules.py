@@ -14,13 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from dagster_project.divergence.rules import (
-    RuleError,
-    catalog_index,
-    declared_rule_ids,
-    load_rules,
-    parse_rules,
-)
+from dagster_project.divergence.catalog import catalog_index
+from dagster_project.divergence.rule import RuleError
+from dagster_project.divergence.rules import declared_rule_ids, load_rules, parse_rules
 from dagster_project.notify.config import SMTP_PASSWORD, WEBHOOK_URL
 from dagster_project.settings import DBT_PROJECT_DIR, PROJECT_ROOT
 from tests.support.injection import CAMPAIGN_RULE, INJECTION

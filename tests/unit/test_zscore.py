@@ -8,7 +8,8 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from dagster_project.divergence.rules import catalog_index, load_rules
+from dagster_project.divergence.catalog import catalog_index
+from dagster_project.divergence.rules import load_rules
 from dagster_project.divergence.zscore import episodes, zscore_flags, zscore_nights
 from tests.support.metric_frames import AS_OF, make_series, synthetic_catalog
 
