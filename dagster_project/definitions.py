@@ -12,6 +12,7 @@ from dagster_project.defs.divergence import (
     alerts,
     build_divergence_checks,
     decision_queue,
+    divergence_findings,
     ritual_metrics,
 )
 from dagster_project.defs.operations import bi_copy, notifications
@@ -60,6 +61,7 @@ def build_definitions(settings: Settings, progress: Progress | None = None) -> d
         assets=[
             build_raw_assets(partitions),
             *build_dbt_assets(partitions),
+            divergence_findings,
             alerts,
             decision_queue,
             ritual_metrics,

@@ -15,7 +15,7 @@ import dagster as dg
 from dagster_project.definitions import NIGHTLY_JOB, build_definitions
 from dagster_project.defs.partitions import FULL_REFRESH_TAG
 from dagster_project.defs.progress import ConsoleProgress, LogProgress
-from dagster_project.ingest.plan import latest_event_date
+from dagster_project.ingest.night import landing_night
 from dagster_project.notify import notify_run_failure
 from dagster_project.runtime.summary import warehouse_summary
 from dagster_project.settings import Settings, dagster_home
@@ -114,10 +114,11 @@ def _instance(persist: bool) -> dg.DagsterInstance:
 
 def _night(settings: Settings, as_of: str) -> str:
     """`--as-of` names the night's partition, as the schedule would; without it, the last day
-    of ads or web data in the landing folder (so the same files give the same numbers)."""
+    both ads and web have in the landing folder (ingest/night.py: the same files give the same
+    numbers, and a stray event after midnight does not make a near-empty day the night)."""
     if as_of:
         return as_of
-    latest = latest_event_date(settings.raw_dir)
+    latest = landing_night(settings.raw_dir)
     return (latest or date.today() - timedelta(days=1)).isoformat()
 
 

@@ -1,5 +1,5 @@
-"""Divergence as Dagster sees it: one WARN check per rule on metric_series, then the `alerts`
-and `decision_queue` assets downstream of the marts they read."""
+"""Divergence as Dagster sees it: the night's findings (every rule run once), one WARN check
+per rule on metric_series reading them, then the `alerts` and `decision_queue` assets."""
 
 import base64
 import json
@@ -11,7 +11,7 @@ import dagster as dg
 from dagster_project.brief.explain import explain_alert
 from dagster_project.divergence.findings import Finding
 from dagster_project.runtime.alert_detail import chart_png
-from dagster_project.runtime.night import night_findings, record_night, rule_ids
+from dagster_project.runtime.night import NightFindings, night_findings, record_night, rule_ids
 from dagster_project.runtime.rituals import refresh as refresh_rituals
 from dagster_project.settings import Settings
 from dagster_project.warehouse.connection import open_warehouse
@@ -19,6 +19,7 @@ from dagster_project.warehouse.decisions import read_queue
 
 METRIC_SERIES = dg.AssetKey("metric_series")
 METRIC_CATALOG = dg.AssetKey("metric_catalog")
+FINDINGS = "divergence_findings"
 GROUP = "decisions"
 _SAMPLE = 10  # worst dimension values shown per check
 
@@ -65,25 +66,27 @@ def build_divergence_checks() -> dg.AssetChecksDefinition:
             dg.AssetCheckSpec(
                 _check_name(rule_id),
                 asset=METRIC_SERIES,
-                additional_deps=[METRIC_CATALOG],
+                additional_deps=[METRIC_CATALOG, FINDINGS],
                 description=f"Divergence rule {rule_id} (rules.yml).",
                 blocking=False,
             )
             for rule_id in ids
         ],
         can_subset=True,
+        ins={"night": dg.AssetIn(FINDINGS)},
     )
     def divergence_checks(
-        context: dg.AssetCheckExecutionContext, settings: dg.ResourceParam[Settings]
+        context: dg.AssetCheckExecutionContext,
+        settings: dg.ResourceParam[Settings],
+        night: NightFindings,
     ) -> Iterator[dg.AssetCheckResult]:
-        inputs, findings = night_findings(settings.warehouse)
         selected = {key.name for key in context.selected_asset_check_keys}
-        for rule in inputs.rules:
-            if _check_name(rule.id) not in selected:
+        for rule_id in night.rule_ids:
+            if _check_name(rule_id) not in selected:
                 continue
-            hits = [f for f in findings if f.rule_id == rule.id]
+            hits = [f for f in night.findings if f.rule_id == rule_id]
             metadata: dict[str, dg.RawMetadataValue] = {
-                "as_of": str(inputs.as_of),
+                "as_of": str(night.as_of),
                 "divergences": len(hits),
             }
             if hits:
@@ -93,7 +96,7 @@ def build_divergence_checks() -> dg.AssetChecksDefinition:
                 metadata["evidence"] = dg.MetadataValue.json(hits[0].evidence)
             yield dg.AssetCheckResult(
                 asset_key=METRIC_SERIES,
-                check_name=_check_name(rule.id),
+                check_name=_check_name(rule_id),
                 passed=not hits,
                 severity=dg.AssetCheckSeverity.WARN,
                 description=hits[0].explanation if hits else "No divergence.",
@@ -104,17 +107,34 @@ def build_divergence_checks() -> dg.AssetChecksDefinition:
 
 
 @dg.asset(
-    key="alerts",
+    key=FINDINGS,
     deps=[METRIC_SERIES, METRIC_CATALOG],
+    group_name=GROUP,
+    kinds={"python"},
+    description=(
+        "Every divergence rule (rules.yml) over metric_series, run once a night; the rule "
+        "checks and the `alerts` asset read these findings, nothing is written to the warehouse."
+    ),
+)
+def divergence_findings(settings: dg.ResourceParam[Settings]) -> dg.Output[NightFindings]:
+    night = night_findings(settings.warehouse)
+    return dg.Output(night, metadata={"as_of": str(night.as_of), "findings": len(night.findings)})
+
+
+@dg.asset(
+    key="alerts",
+    # the marts as lineage (what the findings were read from), the findings as data
+    deps=[METRIC_SERIES, METRIC_CATALOG, FINDINGS],
+    ins={"night": dg.AssetIn(FINDINGS)},
     group_name=GROUP,
     kinds={"duckdb"},
     description="One row per divergence episode (docs/contract.md section 2).",
 )
 def alerts(
-    context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
+    context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings], night: NightFindings
 ) -> dg.MaterializeResult:
-    inputs, findings = night_findings(settings.warehouse)
-    merged = record_night(settings.warehouse, findings, inputs.as_of)
+    findings = night.findings
+    merged = record_night(settings.warehouse, findings, night.as_of)
     active = [a for a in merged if a.status == "active"]
     for alert in active:
         context.log.warning(f"Divergence: {alert.explanation}")
@@ -123,7 +143,7 @@ def alerts(
             "dagster/row_count": len(merged),
             "active": len(active),
             "found_tonight": len(findings),
-            "as_of": str(inputs.as_of),
+            "as_of": str(night.as_of),
         }
     )
 

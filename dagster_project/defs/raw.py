@@ -20,6 +20,8 @@ from dagster_project.settings import Settings
 RAW_GROUP = "raw"
 # The loader's own table of rows set aside (dbt source raw._quarantine).
 QUARANTINE_TABLE = "_quarantine"
+# The night the loaded data is complete to, decided by the loader (dbt source raw._run_night).
+NIGHT_TABLE = "_run_night"
 
 
 def raw_asset_key(table: str) -> dg.AssetKey:
@@ -47,7 +49,16 @@ def build_raw_assets(partitions: dg.PartitionsDefinition | None = None) -> dg.As
                     "closed before created) with file, line and column; see the quarantine mart."
                 ),
                 kinds={"duckdb"},
-            )
+            ),
+            dg.AssetSpec(
+                raw_asset_key(NIGHT_TABLE),
+                group_name=RAW_GROUP,
+                description=(
+                    "The night the loaded data is complete to: the last day both ads and web "
+                    "have data (the as-of date when a run names none)."
+                ),
+                kinds={"duckdb"},
+            ),
         ],
         can_subset=False,
         partitions_def=partitions,
@@ -101,6 +112,10 @@ def build_raw_assets(partitions: dg.PartitionsDefinition | None = None) -> dg.As
                 "quarantined_rows_this_load": sum(report.quarantined.values()),
                 "per_table": dg.MetadataValue.json(report.quarantined),
             },
+        )
+        yield dg.MaterializeResult(
+            asset_key=raw_asset_key(NIGHT_TABLE),
+            metadata={"night": str(report.night) if report.night else "no data"},
         )
 
     return raw_tables

@@ -61,6 +61,8 @@ class LoadReport:
     # What the table folders hold that the load does not read (not .csv, .csv.gz or .parquet,
     # or a sub-folder), relative to the landing folder; a folder ends in "/".
     ignored: list[str] = field(default_factory=list)
+    # The night the loaded data is complete to (ingest/night.py; raw._run_night).
+    night: date | None = None
     seconds: float = 0.0
 
     @property
@@ -163,7 +165,7 @@ def load_raw(
         report.new_files[name] = [f.rel for f in plan.new_files]
         report.quarantined[name] = sum(len({q[0] for q in f.quarantined}) for f in plan.new_files)
 
-    write_warehouse(warehouse, plans, stamp)
+    report.night = write_warehouse(warehouse, plans, stamp)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -1,67 +1,19 @@
 """What a load has to do: the landing files of each table in name order, what the warehouse
-holds already, and whether each table is appended to, replaced or left as it is. Also the last
-day of data in the landing folder, which picks the night a run is for."""
+holds already, and whether each table is appended to, replaced or left as it is."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
 import duckdb
 
-from dagster_project.ingest.contract import FUTURE_SLACK_DAYS, RawTable
+from dagster_project.ingest.contract import RawTable
 from dagster_project.ingest.headers import map_columns, read_csv_header, read_parquet_schema
 from dagster_project.ingest.model import SourceFile, TablePlan
 from dagster_project.ingest.problems import InputProblem
-from dagster_project.ingest.sql import connect, ident, path_lit
 from dagster_project.settings import lock_wait
-
-# Where each table says when something happened (what int_run_context's as-of date is made of).
-_ACTIVITY_COLUMNS = (
-    ("ads_daily", "date"),
-    ("web_events", "event_timestamp"),
-    ("crm_contacts", "created_at"),
-    ("crm_lifecycle_events", "entered_at"),
-    ("crm_deals", "closed_at"),
-)
-
-
-def latest_event_date(raw_dir: Path) -> date | None:
-    """The last day anything happened in the landing folder (ads, web, CRM: the same columns
-    dbt's int_run_context takes): the night a run without an explicit date is for. Days after
-    tomorrow (UTC) are ignored: a mistyped future event must not move the whole run into the
-    future. None when nothing can be read; the load then says what is wrong."""
-    tomorrow = datetime.now(UTC).date() + timedelta(days=FUTURE_SLACK_DAYS)
-    found: list[date] = []
-    con = connect(":memory:")
-    try:
-        for table, column in _ACTIVITY_COLUMNS:
-            files = landing_files(Path(raw_dir) / table)
-            for kind in ("csv", "parquet"):
-                chosen = [path_lit(p) for p in files if file_kind(p) == kind]
-                if not chosen:
-                    continue
-                listed = f"[{', '.join(chosen)}]"
-                source = (
-                    f"read_csv({listed}, all_varchar = true, header = true, union_by_name = true)"
-                    if kind == "csv"
-                    else f"read_parquet({listed}, union_by_name = true)"
-                )
-                day = f"TRY_CAST(left(CAST({ident(column)} AS VARCHAR), 10) AS DATE)"
-                try:
-                    (latest,) = con.execute(
-                        f"SELECT max(d) FROM (SELECT {day} AS d FROM {source}) WHERE d <= ?",
-                        [tomorrow],
-                    ).fetchone()
-                except duckdb.Error:
-                    continue  # unreadable, or an optional column absent: the load will say
-                if latest is not None:
-                    found.append(latest)
-    finally:
-        con.close()
-    return max(found, default=None)
 
 
 def file_kind(path: Path) -> Literal["csv", "parquet"] | None:

@@ -1,6 +1,7 @@
 """Writing a validated load into the warehouse's ``raw`` schema, every table in one transaction,
 with the bookkeeping of which files are loaded (``raw._loaded_files``) and how each table was
-loaded (``raw._load_log``).
+loaded (``raw._load_log``), and the night the loaded data is complete to (``raw._run_night``,
+see night.py).
 
 Rows are never deduplicated here: each row keeps ``_source_file``, ``_file_index`` (name order,
 from 0) and ``_row_number`` (1-based data row in its file) so that dbt staging can keep the row
@@ -9,7 +10,7 @@ from the latest file for each key.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -17,6 +18,7 @@ import duckdb
 from dagster_project.ingest.contract import DUCKDB_TYPES, META_COLUMNS
 from dagster_project.ingest.convert import values_relation
 from dagster_project.ingest.model import RN, SourceFile, TablePlan
+from dagster_project.ingest.night import record_night
 from dagster_project.ingest.quarantine import QUARANTINE_DDL, clear_quarantine, store_quarantine
 from dagster_project.ingest.sql import connect, ident
 
@@ -31,8 +33,9 @@ CREATE TABLE IF NOT EXISTS raw._load_log (
 )"""
 
 
-def write_warehouse(warehouse: Path, plans: list[TablePlan], stamp: datetime) -> None:
-    """Replace or extend every raw table in one transaction; on any error nothing changes."""
+def write_warehouse(warehouse: Path, plans: list[TablePlan], stamp: datetime) -> date | None:
+    """Replace or extend every raw table in one transaction; on any error nothing changes.
+    Returns the night the loaded data is complete to (night.py)."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = connect(str(warehouse))
     try:
@@ -51,12 +54,14 @@ def write_warehouse(warehouse: Path, plans: list[TablePlan], stamp: datetime) ->
                 for f in plan.new_files:
                     _insert_file(con, plan, f, stamp)
                 _remember_files(con, plan, stamp)
+            night = record_night(con, stamp)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
     finally:
         con.close()
+    return night
 
 
 def _target(plan: TablePlan) -> str:

@@ -5,6 +5,7 @@ Dagster assets and checks call these; the statistics live in dagster_project.div
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -14,7 +15,6 @@ from dagster_project.divergence.episodes import Alert, merge_alerts
 from dagster_project.divergence.findings import Finding
 from dagster_project.divergence.rule import Rule
 from dagster_project.divergence.rules import declared_rule_ids, load_rules
-from dagster_project.settings import rules_path
 from dagster_project.warehouse.connection import open_warehouse, run_as_of
 from dagster_project.warehouse.decisions import read_alerts, save_night
 
@@ -61,39 +61,30 @@ def findings_for(inputs: NightInputs) -> list[Finding]:
     return detect(inputs.series, inputs.catalog, inputs.rules, inputs.as_of)
 
 
-_CACHE: dict[tuple, tuple[NightInputs, list[Finding]]] = {}
+@dataclass(frozen=True)
+class NightFindings:
+    """What the night's checks and the `alerts` asset share, handed from one step to the next
+    by Dagster (the series frame stays behind: it is large and neither needs it)."""
+
+    as_of: date
+    rule_ids: tuple[str, ...]
+    findings: tuple[Finding, ...]
 
 
-def _fingerprint(warehouse: Path, rules_file: str | Path | None) -> tuple:
-    def stat(path: Path) -> tuple[int, int] | None:
-        try:
-            info = path.stat()
-        except FileNotFoundError:
-            return None
-        return info.st_mtime_ns, info.st_size
-
-    wal = warehouse.with_name(warehouse.name + ".wal")
-    return (str(warehouse), stat(warehouse), stat(wal), str(rules_path(rules_file)),
-            stat(rules_path(rules_file)))  # fmt: skip
+def night_findings(warehouse: Path, rules_file: str | Path | None = None) -> NightFindings:
+    """Every rule over the warehouse's metrics, once a night (over thousands of series it
+    takes seconds): the checks and the alerts asset both read the result."""
+    inputs = read_inputs(Path(warehouse), rules_file)
+    return NightFindings(
+        as_of=inputs.as_of,
+        rule_ids=tuple(rule.id for rule in inputs.rules),
+        findings=tuple(findings_for(inputs)),
+    )
 
 
-def night_findings(
-    warehouse: Path, rules_file: str | Path | None = None
-) -> tuple[NightInputs, list[Finding]]:
-    """The night's inputs and findings, computed once per state of the warehouse: the asset
-    checks and the alerts asset both need them, in the same process, with nothing written in
-    between (detection over thousands of series takes seconds)."""
-    key = _fingerprint(Path(warehouse), rules_file)
-    if key not in _CACHE:
-        inputs = read_inputs(Path(warehouse), rules_file)
-        _CACHE.clear()  # one night at a time; a frame of metric_series is not small
-        _CACHE[key] = (inputs, findings_for(inputs))
-    return _CACHE[key]
-
-
-def record_night(warehouse: Path, findings: list[Finding], as_of: date) -> list[Alert]:
+def record_night(warehouse: Path, findings: Sequence[Finding], as_of: date) -> list[Alert]:
     """Merges the findings into the alert episodes and rebuilds the queue, in one transaction."""
     with open_warehouse(warehouse) as con:
-        alerts = merge_alerts(read_alerts(con), findings, as_of)
+        alerts = merge_alerts(read_alerts(con), list(findings), as_of)
         save_night(con, alerts, as_of)
     return alerts

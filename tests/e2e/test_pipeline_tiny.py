@@ -12,6 +12,7 @@ The data (week of Monday 2025-03-03):
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,31 @@ def test_attribution_and_funnel(tiny: Path) -> None:
     assert metric(tiny, "days_to_sql", "week", WEEK)[2] == pytest.approx(7.0)
     # the 90-day win window of that week ends 06-07, after the as-of date: not mature yet
     assert metric(tiny, "lead_to_win_rate", "week", WEEK)[3] is False
+
+
+def test_days_past_the_ads_export_are_not_complete(tiny: Path) -> None:
+    """The run is as of 05-31, but ads end on 03-04 and web on 03-05 (tiny_landing.py): the data
+    is complete through 03-04 only, so the web-only day 03-05 is not a complete period."""
+    assert query(tiny, "select night, ads_last_day, web_last_day from raw._run_night") == [
+        (date(2025, 3, 4), date(2025, 3, 4), date(2025, 3, 5))
+    ]
+    complete = dict(
+        query(
+            tiny,
+            "select cast(period_start as varchar), bool_and(is_complete_period) "
+            "from main.metric_series where grain = 'day' and metric_id = 'sessions' "
+            "and period_start between '2025-03-03' and '2025-03-06' group by 1",
+        )
+    )
+    assert complete == {
+        "2025-03-03": True,
+        "2025-03-04": True,
+        "2025-03-05": False,
+        "2025-03-06": False,
+    }
+    assert query(tiny, "select as_of_date from intermediate.int_run_context") == [
+        (date(2025, 5, 31),)
+    ]
 
 
 def test_cac_revenue_and_targets(tiny: Path) -> None:

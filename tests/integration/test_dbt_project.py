@@ -72,7 +72,7 @@ def test_dbt_unit_tests_pass(tiny: Path, tmp_path: Path) -> None:
     shutil.copyfile(tiny, warehouse)  # dbt opens it for writing: not the shared `tiny` itself
     result = _dbt(warehouse, "test", "--select", "test_type:unit")
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "PASS=7 " in result.stdout
+    assert "PASS=9 " in result.stdout
 
 
 def test_sources_are_fresh_after_a_load(tiny: Path, tmp_path: Path) -> None:

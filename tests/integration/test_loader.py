@@ -14,7 +14,7 @@ import pytest
 
 from dagster_project.ingest.contract import META_COLUMNS, TABLES, metric_ids
 from dagster_project.ingest.loader import load_raw
-from dagster_project.ingest.plan import latest_event_date
+from dagster_project.ingest.night import landing_night
 from dagster_project.ingest.problems import InputProblem, RawInputError
 from dagster_project.settings import DBT_PROJECT_DIR, SettingsError, earliest_date
 from tests.support.landing import LOADED_AT, OPTIONAL, VALID, landing, write
@@ -583,14 +583,14 @@ def test_full_refresh_replaces_every_table(tmp_path: Path) -> None:
     assert query(wh, "SELECT count(*) FROM raw.ads_daily") == [(2,)]
 
 
-def test_latest_event_date_reads_crm_and_ignores_the_future(tmp_path: Path) -> None:
+def test_the_night_reads_crm_without_ads_or_web_and_ignores_the_future(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     # CRM only (ads and web header-only, as in the Olist data): the last CRM day is the night
     write(raw, "ads_daily", "a.csv", VALID["ads_daily"].splitlines()[0] + "\n")
     write(raw, "web_events", "w.csv", VALID["web_events"].splitlines()[0] + "\n")
     write(raw, "crm_contacts", "c.csv", "contact_id,created_at\nc1,2018-06-01\nc2,2018-06-03\n")
     write(raw, "crm_deals", "d.csv", VALID["crm_deals"].replace("2025-09-03", "2018-05-01"))
-    assert latest_event_date(raw) == date(2018, 6, 3)
+    assert landing_night(raw) == date(2018, 6, 3)
     # closed_at counts when the optional column is there
     deals = (
         VALID["crm_deals"]
@@ -598,10 +598,33 @@ def test_latest_event_date_reads_crm_and_ignores_the_future(tmp_path: Path) -> N
         .replace("currency", "currency,closed_at")
     )
     write(raw, "crm_deals", "d.csv", deals)
-    assert latest_event_date(raw) == date(2018, 7, 9)
+    assert landing_night(raw) == date(2018, 7, 9)
     # a typo in the far future does not move the run there
     write(raw, "crm_contacts", "c.csv", "contact_id,created_at\nc1,2018-06-01\nc2,2081-06-03\n")
-    assert latest_event_date(raw) == date(2018, 7, 9)
+    assert landing_night(raw) == date(2018, 7, 9)
+
+
+def test_a_stray_web_event_after_midnight_does_not_make_the_next_day_the_night(
+    tmp_path: Path,
+) -> None:
+    """Ads and web end on 2025-09-01, the CRM has an MQL on 09-02 and web one event at
+    00:00:33 on 09-02: the last day both ads and web have is 09-01, in the landing folder and in
+    raw._run_night after the load (the old "last day of anything" rule said 09-02)."""
+    raw = landing(tmp_path)
+    write(
+        raw,
+        "web_events",
+        "part-002.csv",
+        VALID["web_events"].splitlines()[0]
+        + "\nstray-1,2025-09-02T00:00:33Z,page_view,u9,s9,https://x.test/\n",
+    )
+    assert landing_night(raw) == date(2025, 9, 1)
+    wh = tmp_path / "wh.duckdb"
+    report = load_raw(raw, wh, loaded_at=LOADED_AT)
+    assert report.night == date(2025, 9, 1)
+    assert query(
+        wh, "SELECT night, ads_last_day, web_last_day, crm_last_day FROM raw._run_night"
+    ) == [(date(2025, 9, 1), date(2025, 9, 1), date(2025, 9, 2), date(2025, 9, 2))]
 
 
 def test_a_client_holding_the_warehouse_is_waited_for_then_the_load_lands(

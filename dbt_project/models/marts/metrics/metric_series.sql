@@ -40,7 +40,7 @@ series as (
         end as is_mature,
         case numerator.grain
             {% for grain in m.grains -%}
-            when '{{ grain }}' then {{ period_is_settled(grain, 'numerator.period_start', 0, 'context.as_of_date') }}
+            when '{{ grain }}' then {{ period_is_settled(grain, 'numerator.period_start', 0, 'context.complete_through_date') }}
             {% endfor -%}
         end as is_complete_period
     from components as numerator
