@@ -21,8 +21,8 @@ How one rule is judged on one dimension value (say paid_social), as of a night:
    the window's length, must reach the rule's min_volume for each metric, and every baseline week
    must hold some volume (else the metric was not tracked or bought yet, and its start would read
    as a rise); else skipped, and counted in DetectionReport.skipped().
-5. Tests (stats.py): one-sided, in the rule's direction, with over-dispersion estimated from the
-   baseline. All tests of the night are run first.
+5. Tests (proportion_tests.py, rate_tests.py): one-sided, in the rule's direction, with
+   over-dispersion estimated from the baseline. All tests of the night are run first.
 6. False discoveries. The hypothesis behind a finding is "the leading metric moved the good way
    AND the outcome moved the bad way"; its p-value is the larger of the two one-sided p-values
    (an intersection-union test, valid however the two depend on each other). Benjamini-Hochberg

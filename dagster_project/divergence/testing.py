@@ -1,5 +1,6 @@
-"""Testing: the night's statistical tests (`stats.py`) on every planned side, the screen and
-Benjamini-Hochberg over the night's divergence hypotheses, and the verdict on one plan.
+"""Testing: the night's statistical tests (proportion_tests, rate_tests) on every planned side,
+the screen and Benjamini-Hochberg over the night's divergence hypotheses, and the verdict on
+one plan.
 
 Every distinct test runs once (rules that share a metric, value and periods share its test);
 the Fisher floors of all rate tests are added in one batch; only then is the false discovery
