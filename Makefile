@@ -47,7 +47,7 @@ run: $(MANIFEST)
 # file each at a time: the end-to-end files mostly wait on DuckDB and dbt in child processes, and
 # their session fixtures are built once per worker. Per-file seconds -> docs/test_durations.md.
 test: $(MANIFEST)
-	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=15 \
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=15 \
 		--durations-md docs/test_durations.md tests
 
 # The unit tests only (pure Python, no dbt build), spread test by test over the workers: about

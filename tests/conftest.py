@@ -55,6 +55,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest files first (docs/test_durations.md from the last `make test`): the two workers
+    then finish together instead of one running the last long e2e file alone."""
+    from tests.support.durations import longest_first
+
+    root = Path(config.rootpath)
+    files = list(dict.fromkeys(item.path.relative_to(root).as_posix() for item in items))
+    rank = {path: i for i, path in enumerate(longest_first(files, root / "docs/test_durations.md"))}
+    items.sort(key=lambda item: rank[item.path.relative_to(root).as_posix()])
+
+
 def pytest_configure(config: pytest.Config) -> None:
     out = config.getoption("--durations-md", default=None)
     if out and not hasattr(config, "workerinput"):  # the xdist controller, or a plain run

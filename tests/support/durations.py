@@ -28,6 +28,33 @@ class FileTimes:
         return sum(1 for o in self.outcomes.values() if o == outcome)
 
 
+# Seconds assumed for a file the last table does not list yet (a new file), by kind.
+NEW_FILE_SECONDS = {"unit": 5.0, "integration": 20.0, "e2e": 120.0, "other": 20.0}
+
+
+def known_seconds(table: Path) -> dict[str, float]:
+    """Each file's seconds from a table this module wrote (empty when there is none)."""
+    seconds: dict[str, float] = {}
+    if not table.exists():
+        return seconds
+    for line in table.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[0].startswith("`tests/"):
+            try:
+                seconds[cells[0].strip("`")] = float(cells[6])
+            except ValueError:
+                continue
+    return seconds
+
+
+def longest_first(paths: list[str], table: Path) -> list[str]:
+    """The files in the order to hand them out: longest first by the last table, so that with
+    `--dist loadfile --no-loadscope-reorder` no long e2e file starts last on one worker while
+    the other sits idle (xdist's default hands out the files with the most tests first)."""
+    seconds = known_seconds(table)
+    return sorted(paths, key=lambda p: -seconds.get(p, NEW_FILE_SECONDS[kind_of(p)]))
+
+
 def kind_of(path: str) -> str:
     parts = Path(path).parts
     return next((p for p in parts if p in KINDS), "other")
