@@ -39,8 +39,12 @@ The modules, each importing only those above it:
 - `harness`: one warehouse, landing folder and Dagster home, run after run;
 - `campaign`: the campaign runner, and the comparison with a fresh build;
 - `suites`: pytest on the other reliability suites;
+- `inputs`: the small valid landing folder of the bad-input matrix, and the shape of a case;
+- `bad_input_cases`: the matrix, each case one broken thing and the outcome it must have;
+- `bad_input`: a case loaded and compared with what it states;
 - `report`: docs/reliability.md.
 
 Nothing else in dagster_project imports this package; it drives the pipeline from outside, as
-separate processes, the way the scheduler and people do.
+separate processes, the way the scheduler and people do (the bad-input matrix calls the loader
+in this process: it is about what the loader says, not about processes).
 """

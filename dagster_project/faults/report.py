@@ -1,18 +1,34 @@
 """docs/reliability.md: the campaign's kills and recoveries, the decisions entered, the phase
-timings, `dbt test` and the fresh build's comparison, and the other reliability suites."""
+timings, `dbt test` and the fresh build's comparison, the bad-input matrix and the other
+reliability suites.
+
+`bench/reliability.py` (`make reliability`) writes it all. Without the kill campaign (23 min),
+the last two sections alone are rewritten in place:
+
+    .venv/bin/python -m dagster_project.faults.report              # matrix and all suites
+    .venv/bin/python -m dagster_project.faults.report --suites tests/integration/test_bad_input.py
+    .venv/bin/python -m dagster_project.faults.report --no-suites  # the matrix only (a minute)
+"""
 
 from __future__ import annotations
 
+import argparse
 import statistics
+import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dagster_project.faults.bad_input import SECTION as MATRIX
+from dagster_project.faults.bad_input import Outcome, matrix_section, run_matrix
 from dagster_project.faults.env import ROOT
 from dagster_project.faults.results import Campaign
-from dagster_project.faults.suites import Case
+from dagster_project.faults.suites import SUITES as ALL_SUITES
+from dagster_project.faults.suites import Case, run_suites
 
 REPORT = ROOT / "docs" / "reliability.md"
+SUITES = "## Other reliability suites"
 
 
 def _fmt_seconds(values: Sequence[float]) -> str:
@@ -31,8 +47,10 @@ def write_report(
     suite_seconds: float,
     command: str,
     machine: str,
+    matrix: Sequence[Outcome] | None = None,
 ) -> None:
-    """Writes the report; `command` is how the campaign was started, `machine` where it ran."""
+    """Writes the report; `command` is how the campaign was started, `machine` where it ran;
+    `matrix` the bad-input cases' outcomes (run here when not given: seconds)."""
     kills = [k for k in c.kills if k.killed]
     lines = [
         "# Reliability",
@@ -114,12 +132,21 @@ def write_report(
     problems = [p for k in c.kills for p in k.problems] + c.problems
     lines += ["", "Problems:", ""]
     lines += [f"- {p}" for p in problems] or ["- none"]
-    lines += ["", "## Other reliability suites", ""]
+    lines += ["", *matrix_section(run_matrix() if matrix is None else matrix), ""]
+    lines += suites_section(cases, missing, suite_seconds)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def suites_section(
+    cases: list[Case], missing: list[str], suite_seconds: float, not_run: Sequence[str] = ()
+) -> list[str]:
+    lines = [SUITES, ""]
     if cases:
         passed = sum(x.outcome == "passed" for x in cases)
         lines += [
             f"`pytest` on {', '.join(sorted({x.suite for x in cases}))}: {passed}/{len(cases)} "
-            f"passed in {suite_seconds:.0f} s.",
+            f"passed in {suite_seconds:.0f} s ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC).",
             "",
             "| suite | case | outcome | seconds |",
             "|---|---|---|---|",
@@ -129,5 +156,55 @@ def write_report(
         lines.append("No suite ran.")
     if missing:
         lines += ["", f"Not present when this ran: {', '.join(missing)}."]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if not_run:
+        lines += [
+            "",
+            f"Not run this time (`make reliability` runs them): {', '.join(not_run)}.",
+        ]
+    return lines
+
+
+def replace_section(text: str, heading: str, lines: list[str], before: str | None = None) -> str:
+    """``text`` (the report) with its section ``heading`` (a ``## `` line) replaced by
+    ``lines``; a report without it gets it before the section ``before``, else at the end."""
+    body = "\n".join(lines).rstrip("\n") + "\n"
+    start = text.find(f"\n{heading}\n")
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        return text[: start + 1] + body + (text[end:] if end >= 0 else "")
+    at = text.find(f"\n{before}\n") if before else -1
+    if at >= 0:
+        return text[: at + 1] + body + "\n" + text[at + 1 :]
+    return text.rstrip("\n") + "\n\n" + body
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Rewrite the bad-input and suites sections of the reliability report."
+    )
+    parser.add_argument("--report", type=Path, default=REPORT)
+    parser.add_argument("--no-suites", action="store_true", help="the bad-input matrix only")
+    parser.add_argument(
+        "--suites", nargs="+", default=list(ALL_SUITES), help="default: all of faults/suites.py"
+    )
+    args = parser.parse_args(argv)
+    outcomes = run_matrix()
+    for o in outcomes:
+        wrong = f"  NOT AS STATED: {'; '.join(o.mismatches)}" if o.mismatches else ""
+        print(f"{o.case.id}: {o.kind}{wrong}", flush=True)
+    text = args.report.read_text(encoding="utf-8") if args.report.exists() else "# Reliability\n"
+    text = replace_section(text, MATRIX, matrix_section(outcomes), SUITES)
+    failed = [o for o in outcomes if o.mismatches]
+    if not args.no_suites:
+        with tempfile.TemporaryDirectory(prefix="firewatch-suites-") as work:
+            cases, missing, seconds = run_suites(Path(work), args.suites)
+        not_run = [x for x in ALL_SUITES if x not in args.suites]
+        text = replace_section(text, SUITES, suites_section(cases, missing, seconds, not_run))
+        failed += [x for x in cases if x.outcome in ("failed", "error")]
+    args.report.write_text(text, encoding="utf-8")
+    print(f"wrote {args.report}; {len(failed)} not as stated or failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -60,6 +60,12 @@ class Column:
     metric_id: bool = False
     # The only values allowed (compared trimmed and lower-case); others are quarantined.
     allowed: tuple[str, ...] = ()
+    # A table whose one-column key this value must name (as written, like dbt's joins): a row
+    # naming a key the warehouse will not hold after this load is quarantined (references.py).
+    references: str = ""
+    # (column, value, why): this column must not be empty when that column (trimmed,
+    # lower-case) holds that value; a row where it is empty is quarantined, saying why.
+    required_if: tuple[str, str, str] = ()
 
 
 @dataclass(frozen=True)
@@ -188,7 +194,7 @@ TABLES: dict[str, RawTable] = {
             "crm_lifecycle_events",
             ("contact_id", "stage", "entered_at"),
             (
-                _req("contact_id", "string"),
+                _req("contact_id", "string", references="crm_contacts"),
                 _req("stage", "string"),
                 _req("entered_at", "timestamp", not_future=True),
                 _opt("source", "string"),
@@ -200,12 +206,22 @@ TABLES: dict[str, RawTable] = {
             ("deal_id",),
             (
                 _req("deal_id", "string"),
-                _req("contact_id", "string"),
+                _req("contact_id", "string", references="crm_contacts"),
                 _req("created_at", "timestamp", not_future=True),
                 _req("status", "string", allowed=("open", "won", "lost")),
                 _req("amount", "number", True),
                 _req("currency", "string"),
-                _opt("closed_at", "timestamp", not_future=True),
+                _opt(
+                    "closed_at",
+                    "timestamp",
+                    not_future=True,
+                    required_if=(
+                        "status",
+                        "won",
+                        "a won deal without closed_at has no day, so its revenue would count "
+                        "nowhere",
+                    ),
+                ),
                 _opt("pipeline", "string"),
                 _opt("lost_reason", "string"),
             ),

@@ -3,6 +3,7 @@ lower-case names, with a problem for each name that is unreadable, repeated or r
 
 from __future__ import annotations
 
+import codecs
 import csv
 
 import duckdb
@@ -16,6 +17,10 @@ from dagster_project.ingest.sql import ident, path_lit
 def read_csv_header(f: SourceFile, problems: list[InputProblem]) -> list[tuple[str, str]] | None:
     """Header names of a CSV file as (name, SQL reference) pairs; None if unreadable."""
     try:
+        utf16 = _utf16(f)
+        if utf16:
+            problems.append(InputProblem(f.display, 1, None, utf16))
+            return None
         # utf-8-sig: Excel writes a byte-order mark that must not end up in the first name.
         # surrogateescape: text is decoded in chunks, so bad UTF-8 further down must not fail
         # the header; DuckDB reports it later with its line.
@@ -100,6 +105,21 @@ def map_columns(f: SourceFile, names: list[tuple[str, str]], problems: list[Inpu
             continue
         f.refs[name] = ref
         f.types[name] = types.get(raw_name.strip().lower(), "VARCHAR")
+
+
+def _utf16(f: SourceFile) -> str:
+    """Why the file is not UTF-8 text when it looks like UTF-16 (Excel's "Unicode Text", some
+    CRM exports), else ''. Read as UTF-8 its header would be names with NUL bytes between the
+    letters: nine "missing required column" problems and no word of the encoding."""
+    with f.open_bytes() as fh:
+        head = fh.read(4096)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        found = "the file is UTF-16 (it starts with a UTF-16 byte-order mark)"
+    elif b"\x00" in head.split(b"\n", 1)[0]:
+        found = "the header row holds NUL bytes (a UTF-16 or binary file)"
+    else:
+        return ""
+    return f"{found}; the contract needs UTF-8 text (in Excel: Save As 'CSV UTF-8')"
 
 
 def _has_surrogates(text: str) -> bool:

@@ -22,7 +22,9 @@ the line (CSV: physical line, header = line 1; Parquet: 1-based row) and the col
 written to the warehouse in that case (it is at most read, to learn what is loaded already), so
 its raw schema keeps its content. Only when nothing is wrong are all tables written, in one
 transaction. Rows that are valid but not believable do not stop the load: they are set aside in
-``raw._quarantine`` instead of the raw table (see quarantine.py).
+``raw._quarantine`` instead of the raw table (see quarantine.py), among them deals and lifecycle
+events of contacts not in crm_contacts, which also make those tables replaced rather than
+appended to when a contact arrives late or goes (references.py).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from dagster_project.ingest.contract import FUTURE_SLACK_DAYS, TABLES
 from dagster_project.ingest.model import TablePlan
 from dagster_project.ingest.plan import choose_mode, loaded_files, plan_table
 from dagster_project.ingest.problems import InputProblem, RawInputError
+from dagster_project.ingest.references import KnownKeys
 from dagster_project.ingest.sql import connect
 from dagster_project.ingest.validate import validate_file
 from dagster_project.ingest.write import write_warehouse
@@ -134,6 +137,7 @@ def load_raw(
     # folder, so a failed load never writes (let alone creates or locks) the warehouse.
     with tempfile.TemporaryDirectory(prefix="firewatch-load-") as tmp:
         con = connect(":memory:", temp_directory=tmp)
+        keys = KnownKeys(con, None if full_refresh else warehouse)
         try:
             for table in TABLES.values():
                 found: list[InputProblem] = []
@@ -144,8 +148,10 @@ def load_raw(
                 if not plan.files and not table.needed_for_run:
                     report.missing_optional.append(table.name)
                 choose_mode(plan, loaded.get(table.name, []))
+                keys.recheck(plan)  # a contact that came late, or went: read the table again
                 for f in plan.new_files:
                     validate_file(con, plan, f, found)
+                keys.remember(plan)  # the contacts there will be, for the deals after them
                 # Header problems are found before any values; list them file by file.
                 order = {f.display: f.index for f in plan.files}
                 problems.extend(sorted(found, key=lambda p: order.get(p.path, -1)))

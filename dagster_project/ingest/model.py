@@ -15,6 +15,9 @@ from dagster_project.ingest.sql import path_lit
 # Name of the row-number column added to every source relation. Unusual on purpose, so that it
 # cannot collide with a column of the file.
 RN = "__firewatch_rn"
+# The longest CSV line (record) read, in bytes: DuckDB's default, stated so that lines.py can
+# name the line that is longer and Python's csv module reads what DuckDB reads.
+MAX_LINE_BYTES = 2_000_000
 
 
 @dataclass
@@ -32,7 +35,7 @@ class SourceFile:
     mtime_ns: int = 0
     # Rows set aside (valid, but not believable): (line, column, problem, value), and the SQL
     # predicate over the values relation that keeps them out of the raw table.
-    quarantined: list[tuple[int, str, str, str]] = field(default_factory=list)
+    quarantined: list[tuple[int, str, str, str | None]] = field(default_factory=list)
     quarantine_sql: str | None = None
 
     @property
@@ -70,7 +73,7 @@ class SourceFile:
                 f"(SELECT *, row_number() OVER () AS {RN} FROM read_csv({path}, header = true, "
                 f"auto_detect = false, columns = {{{cols}}}, delim = ',', quote = '\"', "
                 f"escape = '\"', skip = 0, strict_mode = true, null_padding = false, "
-                f"encoding = 'utf-8'))"
+                f"encoding = 'utf-8', max_line_size = {MAX_LINE_BYTES}))"
             )
         if "file_row_number" in self.refs:
             # The file has its own column of that name; fall back to the (slower) window.

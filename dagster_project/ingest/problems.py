@@ -60,6 +60,8 @@ def show_value(value: object) -> str:
 
 
 def first_line(exc: BaseException) -> str:
-    """A DuckDB error in one line (its first three non-blank lines): messages are one line each."""
+    """A DuckDB error in one line (its first three non-blank lines, each cut to 200 characters:
+    DuckDB quotes the offending line, which may be megabytes): messages are one line each."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return " ".join(lines[:3]) if lines else type(exc).__name__
+    cut = [ln if len(ln) <= 200 else ln[:197] + "..." for ln in lines[:3]]
+    return " ".join(cut) if cut else type(exc).__name__

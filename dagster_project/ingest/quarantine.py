@@ -1,7 +1,8 @@
 """Rows that parse but cannot be believed (absurd amounts, dates in the future or implausibly
-old, a zero exchange rate, unknown values, a deal closed before it was created): the checks
-that find them, and the `raw._quarantine` table that keeps them out of the raw tables but in
-view (dbt's `quarantine` model)."""
+old, a zero exchange rate, unknown values, a deal closed before it was created, a won deal
+without a close date, a deal or stage of a contact not in crm_contacts): the checks that find
+them, and the `raw._quarantine` table that keeps them out of the raw tables but in view (dbt's
+`quarantine` model)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dagster_project.ingest.convert import Check, Conv
 from dagster_project.ingest.lines import line_numbers
 from dagster_project.ingest.model import RN, SourceFile, TablePlan
 from dagster_project.ingest.problems import show_value
+from dagster_project.ingest.references import reference_checks
 from dagster_project.ingest.sql import lit
 
 # docs/contract.md calls such rows "quarantined". `line` is the CSV line (header = 1) or the
@@ -28,7 +30,8 @@ CREATE TABLE IF NOT EXISTS raw._quarantine (
 def quarantine_checks(plan: TablePlan, convs: dict[str, Conv], idx: dict[str, int]) -> list[Check]:
     """Rows that parse but cannot be believed: absurd amounts, dates in the future or before the
     earliest plausible date, a 0 where it would wipe out money, values outside a column's
-    allowed set, a deal closed before it was created."""
+    allowed set, an empty value another column makes necessary, a deal closed before it was
+    created, a key of another table that it will not hold (references.py)."""
     table, out = plan.table, []
     for col in table.columns:
         if col.name not in convs:
@@ -75,6 +78,20 @@ def quarantine_checks(plan: TablePlan, convs: dict[str, Conv], idx: dict[str, in
                     f"unknown value {{value}} (allowed: {', '.join(col.allowed)})",
                 )
             )
+    for col in table.columns:
+        if not col.required_if or col.required_if[0] not in convs:
+            continue
+        other, value, why = col.required_if
+        here = col.name in convs
+        out.append(
+            Check(
+                col.name,
+                f"lower(trim(p_{idx[other]})) = {lit(value)}"
+                + (f" AND p_{idx[col.name]} IS NULL" if here else ""),
+                f"CAST(v_{idx[col.name]} AS VARCHAR)" if here else "CAST(NULL AS VARCHAR)",
+                f"empty while {other} is {value!r}: {why}",
+            )
+        )
     for later, earlier in table.ordered:
         if later in convs and earlier in convs:
             pl, pe = f"p_{idx[later]}", f"p_{idx[earlier]}"
@@ -86,7 +103,7 @@ def quarantine_checks(plan: TablePlan, convs: dict[str, Conv], idx: dict[str, in
                     f"{{value}} is before {earlier}",
                 )
             )
-    return out
+    return out + reference_checks(table, convs, idx)
 
 
 def collect_quarantine(
@@ -99,7 +116,12 @@ def collect_quarantine(
             f"SELECT {RN}, {check.shown} FROM ({rel}) WHERE coalesce({check.predicate}, false)"
         ).fetchall()
         found += [
-            (int(rn), check.column, check.message.replace("{value}", show_value(v)), str(v))
+            (
+                int(rn),
+                check.column,
+                check.message.replace("{value}", show_value(v)),
+                None if v is None else str(v),
+            )
             for rn, v in rows
         ]
     lines = line_numbers(f, {rn for rn, *_ in found})

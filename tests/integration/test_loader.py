@@ -717,7 +717,7 @@ def test_gzipped_csv_loads_the_same_rows_as_the_csv(tmp_path: Path) -> None:
     deals = (
         "deal_id,contact_id,created_at,status,amount,currency,lost_reason\n"
         'd1,c1,2025-09-03T10:00:00Z,lost,1000.00,EUR,"price\ntoo high"\n'
-        "d2,c1,2025-09-03,won,5,EUR,\n"
+        "d2,c1,2025-09-03,open,5,EUR,\n"
         "d3,c1,2025-09-04,maybe,7,EUR,\n"
     )
     plain = landing(tmp_path / "plain", crm_deals=deals)
