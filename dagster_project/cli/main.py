@@ -31,6 +31,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from dagster_project.cli.backtest import register as register_backtest
+    from dagster_project.cli.brief import register as register_brief
     from dagster_project.cli.explain import register as register_explain
     from dagster_project.cli.queue import register as register_queue
     from dagster_project.cli.rituals import register as register_rituals
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_explain(sub)
     register_backtest(sub)
     register_rituals(sub)
+    register_brief(sub)
     return parser
 
 

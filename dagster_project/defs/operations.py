@@ -1,12 +1,16 @@
-"""The end of a night: tell owners what changed in the queue, then publish the BI copy.
+"""The end of a night: tell owners what changed in the queue, then publish the BI copy and write
+the morning brief beside it (read from the copy just published).
 
 Both come after everything else in the `nightly` job, so a failed step upstream skips them:
-nobody is notified about, and no BI tool sees, a half-built night.
+nobody is notified about, and no BI tool or brief shows, a half-built night.
 """
+
+import time
 
 import dagster as dg
 
 from dagster_project.notify import notify_queue
+from dagster_project.runtime.brief import brief_path, write_brief
 from dagster_project.settings import Settings
 from dagster_project.warehouse.connection import open_warehouse, run_as_of
 from dagster_project.warehouse.publish import publish_bi_copy
@@ -48,18 +52,31 @@ def notifications(
     kinds={"duckdb"},
     description=(
         "Read-only copy of the marts, metric_series, metric_catalog, alerts and decision_queue "
-        "for BI tools, swapped in whole after each successful night (docs/bi.md)."
+        "for BI tools, swapped in whole after each successful night (docs/bi.md); the morning "
+        "brief (brief.html, docs/brief.md) is written beside it from the copy."
     ),
 )
-def bi_copy(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
+def bi_copy(
+    context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
+) -> dg.MaterializeResult:
     report = publish_bi_copy(
         settings.warehouse, settings.bi_copy_path, parquet_dir=settings.bi_parquet_dir
     )
-    return dg.MaterializeResult(
-        metadata={
-            "path": dg.MetadataValue.path(str(report.target)),
-            "tables": len(report.row_counts),
-            "as_of": str(report.as_of_date),
-            "seconds": round(report.seconds, 2),
-        }
-    )
+    metadata: dict[str, object] = {
+        "path": dg.MetadataValue.path(str(report.target)),
+        "tables": len(report.row_counts),
+        "as_of": str(report.as_of_date),
+        "seconds": round(report.seconds, 2),
+    }
+    # The copy is published: a brief that cannot be written is a warning, not a failed night
+    # (the previous brief stays, whole, and says which night it shows).
+    started = time.monotonic()
+    try:
+        brief = write_brief(settings)
+        metadata["brief"] = dg.MetadataValue.path(str(brief.path))
+        metadata["decisions_waiting"] = brief.waiting
+        metadata["brief_seconds"] = round(time.monotonic() - started, 2)
+    except Exception as error:  # any failure of the page: the data stay valid
+        context.log.warning(f"Morning brief not written to {brief_path(settings)}: {error!r}")
+        metadata["brief"] = f"not written: {type(error).__name__}"
+    return dg.MaterializeResult(metadata=metadata)
