@@ -20,8 +20,11 @@ def test_groups_follow_the_layers(tmp_path: Path) -> None:
     groups: dict[str, set[str]] = {}
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
-    # the raw tables and the loader's quarantine of rows it set aside
-    assert groups["raw"] == {f"raw/{name}" for name in TABLES} | {"raw/_quarantine"}
+    # the raw tables, the loader's quarantine of rows it set aside and the night it decided
+    assert groups["raw"] == {f"raw/{name}" for name in TABLES} | {
+        "raw/_quarantine",
+        "raw/_run_night",
+    }
     # keys carry the schema the table lives in, so the UI and the warehouse read alike
     assert {
         "staging/stg_web__events",
