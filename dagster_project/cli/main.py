@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=iso_date,
         default=None,
         help="Night to run as of (YYYY-MM-DD): that day's partition, as the schedule runs it "
-        "(default: the last day with data).",
+        "(default: the last day both ads and web data reach).",
     )
     run.add_argument(
         "--full-refresh",

@@ -50,7 +50,11 @@ def _why(settings: Settings, finding: Finding) -> str:
     """The numbers behind the worst finding as `firewatch explain` shows them, with its chart
     inline (the UI renders Markdown images from data URIs)."""
     alert = {**asdict(finding), "first_detected_at": finding.as_of, "status": "active"}
-    text = explain_alert(alert, finding.evidence)
+    # Markdown keeps the table's rows but runs plain lines into one paragraph: a hard break each
+    text = "\n".join(
+        line if line.startswith("|") or not line.strip() else line + "  "
+        for line in explain_alert(alert, finding.evidence).splitlines()
+    )
     with open_warehouse(settings.warehouse, read_only=True) as con:
         png = chart_png(con, {**alert, "evidence": json.dumps(finding.evidence, default=str)})
     if png:
