@@ -15,6 +15,7 @@ from dagster_project.defs.divergence import (
     divergence_findings,
     ritual_metrics,
 )
+from dagster_project.defs.guard import night_guard
 from dagster_project.defs.operations import bi_copy, notifications
 from dagster_project.defs.progress import LogProgress, Progress
 from dagster_project.defs.raw import build_raw_assets
@@ -68,7 +69,7 @@ def build_definitions(settings: Settings, progress: Progress | None = None) -> d
             notifications,
             bi_copy,
         ],
-        asset_checks=[build_divergence_checks()],
+        asset_checks=[night_guard, build_divergence_checks()],
         jobs=[nightly],
         schedules=[build_schedule(nightly, settings)],
         sensors=[build_failure_sensor(settings)],

@@ -30,6 +30,7 @@ RUN_LOCK_WAIT_ENV = "FIREWATCH_RUN_LOCK_WAIT"
 QUEUE_WAIT_ENV = "FIREWATCH_QUEUE_WAIT"
 LOCK_WAIT_ENV = "FIREWATCH_LOCK_WAIT"
 EARLIEST_DATE_ENV = "FIREWATCH_EARLIEST_DATE"
+MAX_DROP_ENV = "FIREWATCH_MAX_DROP"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
 
@@ -52,6 +53,9 @@ DEFAULT_LOCK_WAIT = 600.0
 # An event before this day is an export default (1970-01-01, 1900-01-01) or a typo, not
 # marketing: the loader quarantines it like an event in the future.
 DEFAULT_EARLIEST_DATE = "2000-01-01"
+# A night whose control totals over all history (spend, sessions, leads) fall by more than this
+# share against the last accepted night is stopped before alerts and the BI copy change.
+DEFAULT_MAX_DROP = 0.5
 
 
 class SettingsError(ValueError):
@@ -124,6 +128,19 @@ def earliest_date() -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise SettingsError(f"{EARLIEST_DATE_ENV}={text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def max_drop() -> float:
+    """FIREWATCH_MAX_DROP: the share (0 < x <= 1) a control total may fall by before a night
+    is stopped; a total that falls to zero always stops it."""
+    text = os.environ.get(MAX_DROP_ENV, "").strip()
+    try:
+        value = float(text) if text else DEFAULT_MAX_DROP
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise SettingsError(f"{MAX_DROP_ENV}={text!r} is not a share between 0 and 1 (e.g. 0.5)")
+    return value
 
 
 def rules_path(path: str | os.PathLike[str] | None = None) -> Path:

@@ -7,6 +7,11 @@ from datetime import date
 
 WAREHOUSE_HELP = "DuckDB file (default $FIREWATCH_WAREHOUSE or warehouse/firewatch.duckdb)."
 RAW_DIR_HELP = "Landing folder (default $FIREWATCH_RAW_DIR or data/raw)."
+ACCEPT_DROP_HELP = (
+    "Publish the night even though control totals (spend, sessions, leads over all history) "
+    "fell against the last accepted night by more than FIREWATCH_MAX_DROP: they are real "
+    "(the run tag firewatch/accept_drop=true does the same from the Dagster UI)."
+)
 
 
 def iso_date(text: str) -> date:
@@ -19,3 +24,7 @@ def iso_date(text: str) -> date:
 
 def add_warehouse(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warehouse", help=WAREHOUSE_HELP)
+
+
+def add_accept_drop(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--accept-drop", action="store_true", help=ACCEPT_DROP_HELP)

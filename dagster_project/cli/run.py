@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -13,28 +12,31 @@ from pathlib import Path
 import dagster as dg
 
 from dagster_project.definitions import NIGHTLY_JOB, build_definitions
-from dagster_project.defs.partitions import FULL_REFRESH_TAG
+from dagster_project.defs.partitions import ACCEPT_DROP_TAG, FULL_REFRESH_TAG
 from dagster_project.defs.progress import ConsoleProgress, LogProgress
 from dagster_project.ingest.night import landing_night
 from dagster_project.notify import notify_run_failure
+from dagster_project.runtime.refusal import LOAD_REFUSED, RULES_REFUSED, is_refusal, short_block
 from dagster_project.runtime.summary import warehouse_summary
 from dagster_project.settings import Settings, dagster_home
 from dagster_project.warehouse.run_lock import hold_run_lock
 
-# A refused run's message is a short block; the rest (stack traces, Dagster's step events) goes
-# to the run log, so the one line that matters is not buried.
-_MAX_PROBLEM_LINES = 10
-# "dagster_project.ingest.problems.RawInputError: raw input rejected…": the class is noise here.
-_ERROR_CLASS = re.compile(r"^[\w.]+(Error|Exception): ")
-
 
 def _failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str, str]]:
-    """(step, root-cause message, full error with stack) of every failed step."""
+    """(step, root-cause message, full error with stack) of every failed step. A step that
+    refused its night (dg.Failure) gives its short block, the one the Dagster UI shows."""
     failures = []
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error
             full = error.to_string()
+            refusal = event.step_failure_data.user_failure_data
+            if refusal and refusal.description:
+                listed = refusal.metadata.get("problems")
+                if listed is not None:  # every problem, where the block shows the first few
+                    full += f"\nAll problems:\n{listed.value}"
+                failures.append((event.step_key or "?", refusal.description, full))
+                continue
             # the root cause (e.g. the loader's file/line/column list), not Dagster's wrapper
             while error.cause is not None:
                 error = error.cause
@@ -48,33 +50,28 @@ def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
 
 def refusal_block(failures: list[tuple[str, str, str]], log_path: Path, dbt_ran: bool) -> str:
     """What a failed run prints: what stopped, each problem (capped), what was kept, where the
-    detail is. At most about 15 lines whatever the number of problems."""
+    detail is (stack traces, Dagster's step events: the run log, so the line that matters is
+    not buried). At most about 15 lines whatever the number of problems."""
     if not failures:
         return f"firewatch run: the run failed; details in {log_path}"
     steps = [step for step, _, _ in failures]
     first = failures[0][1]
-    if steps == ["raw_tables"] and first.startswith(("RuleError", "dagster_project.divergence")):
-        head = "firewatch run: the rules file was refused; nothing was written."
-    elif steps == ["raw_tables"]:
-        head = "firewatch run: the landing folder was refused; nothing was written."
-    elif "night_guard" in steps:
-        head = (
-            "firewatch run: tonight's numbers look wrong; alerts, the queue and the BI copy "
-            "were not changed."
-        )
+    if len(failures) == 1 and is_refusal(first):
+        block = first  # the step's own refusal, word for word as the Dagster UI shows it
     else:
-        head = (
-            f"firewatch run: step {', '.join(steps)} failed; alerts, the queue and the BI copy "
-            "keep the previous good night."
-        )
-    lines = [head]
-    problems = [
-        _ERROR_CLASS.sub("", line) for _, message, _ in failures for line in message.splitlines()
-    ]
-    problems = [line for line in problems if line.strip()]
-    lines += [f"  {line}" for line in problems[:_MAX_PROBLEM_LINES]]
-    if len(problems) > _MAX_PROBLEM_LINES:
-        lines.append(f"  … and {len(problems) - _MAX_PROBLEM_LINES} more lines in the log")
+        if steps == ["raw_tables"] and first.startswith(
+            ("RuleError", "dagster_project.divergence")
+        ):
+            head = RULES_REFUSED
+        elif steps == ["raw_tables"]:
+            head = LOAD_REFUSED
+        else:
+            head = (
+                f"step {', '.join(steps)} failed; alerts, the queue and the BI copy keep the "
+                "previous good night."
+            )
+        block = short_block(head, [message for _, message, _ in failures])
+    lines = [f"firewatch run: {block}"]
     where = (
         f"Details (dbt's log and the stack traces): {log_path}"
         if dbt_ran
@@ -128,6 +125,7 @@ def run_nightly(
     as_of: str = "",
     *,
     full_refresh: bool = False,
+    accept_drop: bool = False,
     quiet: bool = False,
     verbose: bool = False,
 ) -> int:
@@ -149,6 +147,8 @@ def run_nightly(
     level = "WARNING" if verbose else "CRITICAL"
     run_config = {"loggers": {"console": {"config": {"log_level": level}}}}
     tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
+    if accept_drop:  # control totals that fell against the last accepted night are accepted
+        tags[ACCEPT_DROP_TAG] = "true"
     # The run lock from before the job until after the summary: a person's queue command that
     # waits for the run must not take the warehouse between the job's end and the summary.
     with hold_run_lock(settings.warehouse):

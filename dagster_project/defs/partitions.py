@@ -18,6 +18,9 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 # Set on a run (UI "tags", or `firewatch run --full-refresh`) to reload every raw file and
 # rebuild every incremental model from scratch.
 FULL_REFRESH_TAG = "firewatch/full_refresh"
+# Set on a run (UI "tags", or `firewatch run --accept-drop`) to accept control totals that fell
+# against the last accepted night (defs/guard.py) and publish the night anyway.
+ACCEPT_DROP_TAG = "firewatch/accept_drop"
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,16 @@ def run_window(tags: Mapping[str, str], as_of: str = "") -> RunWindow:
     return RunWindow(first_night=None, as_of=None)
 
 
+def _is_on(tags: Mapping[str, str], tag: str) -> bool:
+    return tags.get(tag, "").strip().lower() in ("1", "true", "yes")
+
+
 def is_full_refresh(tags: Mapping[str, str]) -> bool:
-    return tags.get(FULL_REFRESH_TAG, "").strip().lower() in ("1", "true", "yes")
+    return _is_on(tags, FULL_REFRESH_TAG)
+
+
+def accepts_drop(tags: Mapping[str, str]) -> bool:
+    return _is_on(tags, ACCEPT_DROP_TAG)
 
 
 def night_for(scheduled_at: datetime, timezone: str) -> date:

@@ -12,9 +12,13 @@ import dagster as dg
 
 from dagster_project.defs.partitions import is_full_refresh
 from dagster_project.defs.progress import Progress
+from dagster_project.defs.refusal import refused
+from dagster_project.divergence.rules import RuleError
 from dagster_project.ingest.contract import TABLES
 from dagster_project.ingest.loader import load_raw
+from dagster_project.ingest.problems import RawInputError
 from dagster_project.runtime.preflight import check_rules
+from dagster_project.runtime.refusal import LOAD_REFUSED, RULES_REFUSED
 from dagster_project.settings import Settings
 
 RAW_GROUP = "raw"
@@ -70,11 +74,19 @@ def build_raw_assets(partitions: dg.PartitionsDefinition | None = None) -> dg.As
         progress: dg.ResourceParam[Progress],
     ) -> Iterator[dg.MaterializeResult]:
         # The rules first: a bad rules file fails the night here, not after the dbt build.
-        check_rules(settings.warehouse)
+        # A refusal is the short block `firewatch run` prints, not a wrapped traceback.
+        try:
+            check_rules(settings.warehouse)
+        except RuleError as error:
+            raise refused(RULES_REFUSED, [str(error)]) from None
         progress.report("load", 0, len(TABLES), f"reading {settings.raw_dir}")
-        report = load_raw(
-            settings.raw_dir, settings.warehouse, full_refresh=is_full_refresh(context.run.tags)
-        )
+        try:
+            report = load_raw(
+                settings.raw_dir, settings.warehouse, full_refresh=is_full_refresh(context.run.tags)
+            )
+        except RawInputError as error:
+            found = {"problems_found": len(error.problems)}
+            raise refused(LOAD_REFUSED, [str(error)], found) from None
         if report.quarantine_message():
             context.log.warning(report.quarantine_message())
             progress.report("load", 0, len(TABLES), report.quarantine_message())
