@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from dagster_project.cli.args import RAW_DIR_HELP, WAREHOUSE_HELP, iso_date
+from dagster_project.cli.args import RAW_DIR_HELP, WAREHOUSE_HELP, add_accept_drop, iso_date
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -25,6 +25,7 @@ def _run(args: argparse.Namespace) -> int:
         warehouse=args.warehouse,
         as_of=args.as_of.isoformat() if args.as_of else "",
         full_refresh=args.full_refresh,
+        accept_drop=args.accept_drop,
         verbose=args.verbose,
     )
 
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Reload every raw file and rebuild the incremental models from scratch.",
     )
+    add_accept_drop(run)
     run.add_argument(
         "--verbose",
         action="store_true",

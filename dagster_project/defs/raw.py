@@ -49,8 +49,9 @@ def build_raw_assets(partitions: dg.PartitionsDefinition | None = None) -> dg.As
                 raw_asset_key(QUARANTINE_TABLE),
                 group_name=RAW_GROUP,
                 description=(
-                    "Rows the loader set aside (absurd amount, future date, unknown value, deal "
-                    "closed before created) with file, line and column; see the quarantine mart."
+                    "Rows the loader set aside (absurd amount, implausible date, unknown value, "
+                    "deal closed before created or won without a day, deal or stage of an unknown "
+                    "contact) with file, line and column; see the quarantine mart."
                 ),
                 kinds={"duckdb"},
             ),

@@ -13,3 +13,13 @@ def test_as_of_must_be_a_date(capsys: pytest.CaptureFixture[str]) -> None:
         main(["run", "--as-of", "2025-13-01'; drop table alerts; --"])
     assert exit_info.value.code == 2
     assert "not a date" in capsys.readouterr().err
+
+
+def test_accept_drop_reaches_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dagster_project.cli.run as run_module
+
+    seen: list[dict] = []
+    monkeypatch.setattr(run_module, "run_nightly", lambda **kwargs: seen.append(kwargs) or 0)
+    assert main(["run", "--accept-drop", "--as-of", "2025-05-31"]) == 0
+    assert main(["run"]) == 0
+    assert [(s["accept_drop"], s["as_of"]) for s in seen] == [(True, "2025-05-31"), (False, "")]
