@@ -1,6 +1,7 @@
 -- All metric components in one long table, zero-filled: every component that was ever seen for
 -- a dimension value gets a row for every period of history, so "no leads that day" is a 0 and
 -- not a missing row. Percentiles are not filled: no page views means no p75, not a p75 of 0.
+{{ config(post_hook="{{ refresh_planner_statistics(this) }}") }}
 {%- set component_models = [
     'int_components__web', 'int_components__page_load', 'int_components__ads',
     'int_components__funnel', 'int_components__cohorts', 'int_components__conversations',

@@ -3,6 +3,7 @@
 -- last day both ads and web have data; raw._run_night), so the same files always give the same
 -- numbers whatever the wall clock says, and a stray event after midnight never makes a
 -- near-empty day the night.
+{{ config(post_hook="{{ refresh_planner_statistics(this) }}") }}
 with
 
 activity_dates as (
