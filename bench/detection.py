@@ -28,8 +28,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.detection_hold import SECTION  # noqa: E402
 from bench.detection_report import report  # noqa: E402
 from bench.detection_runs import CACHE, build, evaluate_run, plan  # noqa: E402
+
+
+def _hold_section(path: Path) -> str:
+    """The "Episodes that hold" section of the current file (bench/detection_hold.py's)."""
+    doc = path.read_text(encoding="utf-8") if path.exists() else ""
+    start = doc.find(SECTION)
+    if start < 0:
+        return ""
+    end = doc.find("\n## ", start + len(SECTION))
+    return "\n" + (doc[start : end + 1] if end >= 0 else doc[start:])
 
 
 def main() -> int:
@@ -64,7 +75,9 @@ def main() -> int:
         results_path.write_text(json.dumps(results), encoding="utf-8")
     if args.stage in ("all", "evaluate", "report"):
         results = json.loads(results_path.read_text(encoding="utf-8"))
-        Path(args.out).write_text(report(results, build_seconds), encoding="utf-8")
+        out = Path(args.out)
+        kept = _hold_section(out)  # bench/detection_hold.py's section, not rebuilt here
+        out.write_text(report(results, build_seconds) + kept, encoding="utf-8")
         print(f"wrote {args.out} from {len(results)} runs")
     return 0
 

@@ -59,29 +59,41 @@ class RunSpec:
     magnitude: float | None = None
 
 
-def plan(scenario_runs_per_kind: int, null_runs: int) -> list[RunSpec]:
+def plan(
+    scenario_runs_per_kind: int,
+    null_runs: int,
+    *,
+    seed_offset: int = 0,
+    onset_shift: int = 0,
+    magnitudes: tuple[float, ...] = MAGNITUDES,
+) -> list[RunSpec]:
     """The runs: magnitudes cycle through 20-50%, onsets through every weekday, 35-41 days
-    before the end of the data (so each change lasts 35+ days)."""
+    before the end of the data (so each change lasts 35+ days). `seed_offset`, `onset_shift`
+    (days added to the onset's distance from the end) and `magnitudes` give other data sets
+    than the default's (their run ids carry a suffix, so their cache is their own)."""
     runs: list[RunSpec] = []
+    tag = f"-s{seed_offset}o{onset_shift}" if seed_offset or onset_shift else ""
     for k, kind in enumerate(sorted(KINDS)):
         for i in range(scenario_runs_per_kind):
-            onset = DEFAULT_END_DATE - timedelta(days=AFTER_ONSET + (i % 7))
+            onset = DEFAULT_END_DATE - timedelta(days=AFTER_ONSET + onset_shift + (i % 7))
             channel = CHANNEL_OF_KIND[kind]
             suffix = "" if channel in _FIRST_CHANNELS else f"-{channel}"
+            magnitude = magnitudes[i % len(magnitudes)]
+            mtag = "" if magnitudes == MAGNITUDES else f"-m{round(magnitude * 100)}"
             runs.append(
                 RunSpec(
-                    f"{kind}-{i:02d}{suffix}",
+                    f"{kind}-{i:02d}{suffix}{tag}{mtag}",
                     kind,
-                    1000 + 100 * k + i,
+                    1000 + 100 * k + i + seed_offset,
                     SCENARIO_PROFILE,
                     SCENARIO_DAYS,
                     channel,
                     onset,
-                    MAGNITUDES[i % len(MAGNITUDES)],
+                    magnitude,
                 )
             )
     runs += [
-        RunSpec(f"null-{i:03d}", "null", 5000 + i, NULL_PROFILE, NULL_DAYS)
+        RunSpec(f"null-{i:03d}{tag}", "null", 5000 + i + seed_offset, NULL_PROFILE, NULL_DAYS)
         for i in range(null_runs)
     ]
     return runs
@@ -150,12 +162,9 @@ def build(spec: RunSpec) -> str:
 # ------------------------------------------------------------------------------- stage 2
 
 
-def evaluate_run(run_id: str) -> dict[str, Any]:
-    """Replays one cached run with the current rules and with the z-score baseline."""
-    from dagster_project.divergence.catalog import catalog_index
+def load_run(run_id: str) -> tuple[dict[str, Any], Any, date, date]:
+    """A cached run's meta, its NightInputs (with the current rules) and the replayed nights."""
     from dagster_project.divergence.rules import load_rules
-    from dagster_project.divergence.zscore import episodes, latest_period_end, zscore_nights
-    from dagster_project.runtime.backtest import replay_nights
     from dagster_project.runtime.night import NightInputs
 
     folder = CACHE / run_id
@@ -169,8 +178,18 @@ def evaluate_run(run_id: str) -> dict[str, Any]:
         first, last = end - timedelta(days=NULL_NIGHTS - 1), end
     else:
         first, last = onset - timedelta(days=BEFORE_ONSET), min(end, onset + timedelta(AFTER_ONSET))
+    return meta, NightInputs(series, catalog, rules, end), first, last
+
+
+def evaluate_run(run_id: str) -> dict[str, Any]:
+    """Replays one cached run with the current rules and with the z-score baseline."""
+    from dagster_project.divergence.catalog import catalog_index
+    from dagster_project.divergence.zscore import episodes, latest_period_end, zscore_nights
+    from dagster_project.runtime.backtest import replay_nights
+
+    meta, inputs, first, last = load_run(run_id)
+    series, catalog, rules = inputs.series, inputs.catalog, inputs.rules
     started = time.perf_counter()
-    inputs = NightInputs(series, catalog, rules, end)
     replays = {
         "ours": replay_nights(inputs, first, last),
         "ours_all": replay_nights(inputs, first, last, screen=False),

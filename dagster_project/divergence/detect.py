@@ -50,7 +50,10 @@ Stages, one module each, imported one way (each only from those above it):
 * `explain.py`: a finding's sentence, question and evidence JSON.
 * `report.py`: the shapes returned, `Evaluation` and `DetectionReport`.
 
-This module wires them: `prepare`, `evaluate` and `detect` are the entry points.
+This module wires them: `prepare`, `evaluate` and `detect` are the entry points. Above it,
+`hold.py` (`judge_night`, what the nightly run and the backtest call) adds the open episodes
+that still diverge against the baseline from before they began, so an alert stays open while
+its divergence lasts instead of being judged afresh each night.
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 One episode per rule and dimension value while a divergence goes on: a finding that continues an
 active episode updates it (last_detected_at, changes, evidence) instead of opening a new one; an
-active episode with no finding tonight is cleared. The id is derived from the rule, the dimension
-value and the night the episode began, so re-running a night gives the same ids.
+active episode with no finding tonight is cleared once `clear_after_nights` nights have passed
+since its last finding (the count is in its evidence's hold state, `hold.py`; an episode without
+one, recorded before holding existed or built from bare `detect` findings, clears on its first
+night without a finding). The id is derived from the rule, the dimension value and the night the
+episode began, so re-running a night gives the same ids.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 from dagster_project.divergence.findings import Finding, Severity
 
@@ -41,6 +45,24 @@ class Alert:
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.rule_id, self.dimension, self.dimension_value)
+
+
+def hold_state(alert: Alert) -> dict[str, Any] | None:
+    """The episode's hold state (`hold.py`) from its evidence JSON; None if it has none."""
+    try:
+        state = json.loads(alert.evidence or "{}").get("hold")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(state, dict) or not isinstance(state.get("baseline_end"), str):
+        return None
+    return state
+
+
+def _clear_after(alert: Alert) -> int:
+    """Nights without a finding after which the episode clears (1 without a hold state)."""
+    state = hold_state(alert)
+    nights = state.get("clear_after_nights") if state else None
+    return nights if isinstance(nights, int) and nights >= 1 else 1
 
 
 def alert_id(rule_id: str, dimension: str, dimension_value: str, first_detected: date) -> str:
@@ -89,8 +111,13 @@ def merge_alerts(previous: list[Alert], findings: list[Finding], as_of: date) ->
     found = {(f.rule_id, f.dimension, f.dimension_value): f for f in findings}
     merged: dict[str, Alert] = {a.alert_id: a for a in kept}
     for key, alert in active.items():
-        if key not in found:
+        if key in found:
+            continue
+        nights = _clear_after(alert)
+        if nights == 1 or (as_of - alert.last_detected_at).days >= nights:
             merged[alert.alert_id] = replace(alert, status="cleared", cleared_at=as_of)
+        else:  # held open: fewer than clear_after_nights nights since its last finding
+            merged[alert.alert_id] = alert
     for key, finding in found.items():
         ongoing = active.get(key)
         first = ongoing.first_detected_at if ongoing else as_of

@@ -85,14 +85,17 @@ def plan_value(
     proportions: set[str],
     as_of: date,
     memo: SideMemo,
+    anchor: date | None = None,
 ) -> Plan:
     """One rule on one dimension value: window, sums, volume floors, each step only if the one
-    before found nothing to skip for (the first reason found is the one reported)."""
+    before found nothing to skip for (the first reason found is the one reported). `anchor`:
+    the start of the baseline's last period, fixed (an open episode's, `hold.py`), instead of
+    the periods right before the window."""
     plan = Plan(rule, dimension, value)
     lead = (metrics[rule.leading_metric], lead_group)
     out = (metrics[rule.outcome_metric], out_group)
     plan.reason = (
-        _choose_periods(plan, lead, out, as_of)
+        _choose_periods(plan, lead, out, as_of, anchor)
         or _sum_sides(plan, (lead, out), proportions, memo)
         or _volume_reason(plan)
     )
@@ -104,9 +107,11 @@ def _choose_periods(
     lead: tuple[MetricInfo, Group],
     out: tuple[MetricInfo, Group],
     as_of: date,
+    anchor: date | None = None,
 ) -> str:
-    """Sets the plan's window (the latest periods mature for both metrics) and its baseline;
-    a skip reason when there is no such window."""
+    """Sets the plan's window (the latest periods mature for both metrics) and its baseline
+    (ending with the period starting on `anchor` if given); a skip reason when there is no
+    such window."""
     (lead_info, lead_group), (out_info, out_group) = lead, out
     common = np.intersect1d(
         _eligible(lead_group, lead_info.maturity_lag_days, as_of),
@@ -122,7 +127,35 @@ def _choose_periods(
     window_ordinals = ordinals(plan.window)
     if len(np.intersect1d(window_ordinals, common, assume_unique=True)) != len(plan.window):
         return "window_not_mature"
+    if anchor is not None:
+        if anchor >= plan.window[0]:
+            return "window_before_anchor"  # a baseline must never overlap the window
+        plan.baseline = periods_back(anchor, rule.grain, rule.baseline)
     return ""
+
+
+def plan_anchored(
+    prepared: PreparedSeries, rule: Rule, dimension: str, value: str, as_of: date, anchor: date
+) -> Plan:
+    """One rule on one dimension value tonight, against the baseline ending with the period
+    starting on `anchor` (an open episode's baseline from before it began)."""
+    groups = prepared.groups
+    lead = groups.get((rule.leading_metric, rule.grain, dimension), {}).get(value)
+    out = groups.get((rule.outcome_metric, rule.grain, dimension), {}).get(value)
+    if lead is None or out is None:
+        return Plan(rule, dimension, value, reason="no_series")
+    return plan_value(
+        rule,
+        dimension,
+        value,
+        lead,
+        out,
+        prepared.metrics,
+        prepared.proportions,
+        as_of,
+        {},
+        anchor,
+    )
 
 
 def _sum_sides(

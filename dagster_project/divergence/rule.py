@@ -69,6 +69,11 @@ class Rule:
     severity: Severity = "warn"
     owner: str | None = None  # None: the outcome metric's catalog owner
     title: str = ""  # short human name; defaults to the id
+    # An open episode is held against the baseline from before it began (divergence/hold.py):
+    # it stays active while the divergence p-value there is <= hold_p (unadjusted, looser than
+    # discovery), and clears after `clear_after_nights` nights in a row without that.
+    hold_p: float = 0.2
+    clear_after_nights: int = 3
 
     def __post_init__(self) -> None:
         name = self.id if isinstance(self.id, str) else repr(self.id)
@@ -123,6 +128,11 @@ class Rule:
         for value in (self.min_effect, self.min_effect_outcome):
             if value is not None and (not _is_number(value) or not 0 < value <= 10):
                 fail("min_effect", f"must be a relative change in (0, 10], got {value!r}")
+        if not _is_number(self.hold_p) or not 0 < self.hold_p < 1:
+            fail("hold_p", f"must be a p-value level in (0, 1), got {self.hold_p!r}")
+        value = self.clear_after_nights
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            fail("clear_after_nights", f"must be a whole number of nights >= 1, got {value!r}")
         if self.owner is not None and (not isinstance(self.owner, str) or not self.owner.strip()):
             fail("owner", "must be a non-empty string or left out")
         if not isinstance(self.title, str):

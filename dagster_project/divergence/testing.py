@@ -165,9 +165,14 @@ class Verdict:
     failed: tuple[str, ...]  # reasons, in a fixed order; empty for a finding
 
 
-def judge(plan: Plan, results: Results, q_div: float, fdr: float) -> Verdict:
+def judge(
+    plan: Plan, results: Results, q_div: float, fdr: float, level: float | None = None
+) -> Verdict:
     """A finding needs the leading metric to move the good way by min_effect, the outcome to
-    move the bad way by its floor (or, for `flat`, not to follow), and q <= fdr."""
+    move the bad way by its floor (or, for `flat`, not to follow), and q <= fdr. `level`: the
+    bound on `q_div` instead of fdr (holding an open episode passes its unadjusted p and the
+    rule's hold_p; a `flat` outcome's own test is still judged at fdr, and it holds unless
+    the outcome clearly followed)."""
     rule = plan.rule
     assert plan.outcome is not None
     out_info = plan.outcome.metric
@@ -178,7 +183,10 @@ def judge(plan: Plan, results: Results, q_div: float, fdr: float) -> Verdict:
         # Did not follow: rose (the good way) by less than half the leading rise, and its own
         # test for a good-way move is not significant even before adjustment (judging "it did
         # rise" unadjusted errs on the side of not alerting).
-        out_ok = out_good < FLAT_SHARE * lead_good and out.p_value > fdr
+        short, unproven = out_good < FLAT_SHARE * lead_good, out.p_value > fdr
+        # Holding an open episode (`level` given) asks the converse, that the outcome has not
+        # clearly followed (risen by half the leading rise AND significantly): hysteresis.
+        out_ok = (short or unproven) if level is not None else (short and unproven)
         out_reason = "outcome_followed"
     else:
         out_bad = _signed(out.relative_change, rule.outcome_bad)  # "up" or "down" here
@@ -187,7 +195,7 @@ def judge(plan: Plan, results: Results, q_div: float, fdr: float) -> Verdict:
     checks = (
         ("leading_below_min_effect", lead_good >= rule.min_effect),
         (out_reason, out_ok),
-        ("not_significant", q_div <= fdr),
+        ("not_significant", q_div <= (fdr if level is None else level)),
     )
     return Verdict(
         lead=lead,

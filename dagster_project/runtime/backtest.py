@@ -8,14 +8,15 @@ data shows its final values. The replay writes `main.backtest_alerts` and never 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
 
-from dagster_project.divergence.detect import detect, prepare
+from dagster_project.divergence.detect import prepare
 from dagster_project.divergence.episodes import Alert, merge_alerts
+from dagster_project.divergence.hold import judge_night
 from dagster_project.runtime.night import NightInputs
 from dagster_project.warehouse.connection import open_warehouse, publish_frame
 
@@ -27,27 +28,37 @@ class Replay:
     alerts: list[Alert]
     fired: dict[date, list[tuple[str, str, str]]]  # night -> (rule_id, dimension, value)
     first_window_end: dict[str, date]  # alert_id -> end of its window on its first night
+    # night -> (rule_id, dimension, value) of the episodes active after it
+    active: dict[date, list[tuple[str, str, str]]] = field(default_factory=dict)
 
 
-def replay_nights(inputs: NightInputs, start: date, end: date, *, screen: bool = True) -> Replay:
+def replay_nights(
+    inputs: NightInputs, start: date, end: date, *, screen: bool = True, hold: bool = True
+) -> Replay:
     """Replays the nightly checks from `start` to `end`, merging episodes as a nightly run does
-    (metric_series is indexed once, detection runs per night on the night's calendar). `screen`
-    as in `detect` (the benchmark compares both)."""
+    (metric_series is indexed once, detection runs per night on the night's calendar, the
+    episodes are carried night to night and held by the same `judge_night`). `screen` as in
+    `detect` (the benchmark compares both); `hold=False` judges every night afresh, as before
+    episodes were held (the benchmark's "before")."""
     if end < start:
         raise ValueError(f"--to {end} is before --from {start}")
     prepared = prepare(inputs.series, inputs.catalog, inputs.rules)
     alerts: list[Alert] = []
     fired: dict[date, list[tuple[str, str, str]]] = {}
+    active: dict[date, list[tuple[str, str, str]]] = {}
     first_window_end: dict[str, date] = {}
     night = start
     while night <= end:
-        findings = detect(prepared, inputs.catalog, inputs.rules, night, screen=screen)
+        findings = judge_night(
+            prepared, inputs.catalog, inputs.rules, night, alerts, screen=screen, hold=hold
+        )
         alerts = merge_alerts(alerts, findings, night)
         fired[night] = [(f.rule_id, f.dimension, f.dimension_value) for f in findings]
+        active[night] = [a.key for a in alerts if a.status == "active"]
         for alert in alerts:
             first_window_end.setdefault(alert.alert_id, alert.window_end)
         night += timedelta(days=1)
-    return Replay(alerts, fired, first_window_end)
+    return Replay(alerts, fired, first_window_end, active)
 
 
 def replay(inputs: NightInputs, start: date, end: date) -> list[Alert]:

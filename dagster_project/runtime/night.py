@@ -53,12 +53,23 @@ def read_inputs(warehouse: Path, rules_file: str | Path | None = None) -> NightI
     return NightInputs(series=series, catalog=catalog, rules=rules, as_of=as_of)
 
 
-def findings_for(inputs: NightInputs) -> list[Finding]:
+def read_episodes(warehouse: Path) -> list[Alert]:
+    """The alert episodes so far (`alerts`), for holding the open ones; none before the first
+    night."""
+    with open_warehouse(warehouse, read_only=True) as con:
+        return read_alerts(con)
+
+
+def findings_for(inputs: NightInputs, episodes: Sequence[Alert] = ()) -> list[Finding]:
+    """The night's findings: discoveries, and the open `episodes` that still hold against the
+    baseline from before they began (`divergence/hold.py`; the backtest calls the same)."""
     # Imported here: statsmodels takes most of a second to import, and the Dagster code
     # location (which imports this module) should load fast.
-    from dagster_project.divergence.detect import detect
+    from dagster_project.divergence.detect import prepare
+    from dagster_project.divergence.hold import judge_night
 
-    return detect(inputs.series, inputs.catalog, inputs.rules, inputs.as_of)
+    prepared = prepare(inputs.series, inputs.catalog, inputs.rules)
+    return judge_night(prepared, inputs.catalog, inputs.rules, inputs.as_of, episodes)
 
 
 @dataclass(frozen=True)
@@ -75,15 +86,18 @@ def night_findings(warehouse: Path, rules_file: str | Path | None = None) -> Nig
     """Every rule over the warehouse's metrics, once a night (over thousands of series it
     takes seconds): the checks and the alerts asset both read the result."""
     inputs = read_inputs(Path(warehouse), rules_file)
+    episodes = read_episodes(Path(warehouse))
     return NightFindings(
         as_of=inputs.as_of,
         rule_ids=tuple(rule.id for rule in inputs.rules),
-        findings=tuple(findings_for(inputs)),
+        findings=tuple(findings_for(inputs, episodes)),
     )
 
 
 def record_night(warehouse: Path, findings: Sequence[Finding], as_of: date) -> list[Alert]:
-    """Merges the findings into the alert episodes and rebuilds the queue, in one transaction."""
+    """Merges the findings into the alert episodes and rebuilds the queue, in one transaction.
+    Open episodes that held tonight are among the findings (`night_findings`); one that did
+    not clears after its rule's clear_after_nights (`merge_alerts`)."""
     with open_warehouse(warehouse) as con:
         alerts = merge_alerts(read_alerts(con), list(findings), as_of)
         save_night(con, alerts, as_of)

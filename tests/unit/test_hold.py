@@ -1,0 +1,202 @@
+"""Episodes that stay open until the divergence ends (divergence/hold.py, issue 13 item 2):
+held against the baseline from before they began, cleared after clear_after_nights failed
+nights, and the same night by night in the backtest replay and the nightly run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from dagster_project.divergence.detect import detect, prepare
+from dagster_project.divergence.episodes import Alert, hold_state, merge_alerts
+from dagster_project.divergence.hold import judge_night
+from dagster_project.divergence.rule import Rule, RuleError
+from dagster_project.divergence.rules import load_rules, parse_rules
+from dagster_project.runtime.backtest import Replay, replay_nights
+from dagster_project.runtime.night import NightInputs, night_findings, record_night
+from tests.support.metric_frames import AS_OF, make_series, synthetic_catalog
+
+RULE = "sessions_up_nobody_stays"
+KEY = (RULE, "channel", "paid_social")
+ONSET = AS_OF - timedelta(days=35)  # the change lasts the last 35 nights of the data
+
+
+@pytest.fixture(scope="module")
+def catalog() -> pd.DataFrame:
+    return synthetic_catalog()
+
+
+@pytest.fixture(scope="module")
+def rules(catalog: pd.DataFrame) -> list[Rule]:
+    return load_rules(None, catalog)
+
+
+def _replay(series: pd.DataFrame, catalog, rules, start: date, *, hold: bool) -> Replay:
+    return replay_nights(NightInputs(series, catalog, rules, AS_OF), start, AS_OF, hold=hold)
+
+
+def _nights_on(replay: Replay, key=KEY, since: date = ONSET) -> list[date]:
+    return [night for night, keys in replay.active.items() if key in keys and night >= since]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_change_that_persists_stays_active_to_the_end(seed: int, catalog, rules) -> None:
+    series = make_series(seed, "clicks_up_nobody_stays", "paid_social", ONSET, 0.3)
+    start = ONSET - timedelta(days=14)
+    before = _replay(series, catalog, rules, start, hold=False)
+    after = _replay(series, catalog, rules, start, hold=True)
+    # Judged afresh each night, the episode clears while the change goes on: the rolling
+    # baseline has slid into the new level.
+    assert before.active[AS_OF].count(KEY) == 0
+    assert any(a.key == KEY and a.status == "cleared" for a in before.alerts)
+    # Held against the baseline from before it began, it stays open to the end, one episode.
+    (episode,) = [a for a in after.alerts if a.key == KEY]
+    assert episode.status == "active" and episode.cleared_at is None
+    first = episode.first_detected_at
+    assert _nights_on(after, since=first) == [
+        first + timedelta(days=k) for k in range((AS_OF - first).days + 1)
+    ]
+    assert len(_nights_on(after)) > len(_nights_on(before))
+    state = hold_state(episode)
+    assert state is not None and state["clear_after_nights"] == 3
+    assert date.fromisoformat(state["baseline_end"]) < ONSET  # the baseline from before it
+    assert json.loads(episode.evidence)["baseline"]["end"] == state["baseline_end"]
+
+
+def _reverted(seed: int, scenario: str, onset: date, revert: date, magnitude: float):
+    """The scenario's rows up to `revert`, the same seed's null rows from it on (the frames
+    draw their noise in the same order, so only the change differs)."""
+    changed = make_series(seed, scenario, "paid_social", onset, magnitude)
+    null = make_series(seed)
+    late = pd.to_datetime(changed["period_start"]).dt.date >= revert
+    assert (changed.index == null.index).all()
+    return pd.concat([changed[~late], null[late]]).sort_index()
+
+
+@pytest.mark.parametrize("clear_after", [3, 5])
+def test_a_change_that_reverts_clears_after_the_stated_nights(
+    clear_after: int, catalog, rules
+) -> None:
+    onset, revert = AS_OF - timedelta(days=63), AS_OF - timedelta(days=28)
+    series = _reverted(1, "clicks_up_nobody_stays", onset, revert, 0.4)
+    rules = [dataclasses.replace(r, clear_after_nights=clear_after) for r in rules]
+    replay = _replay(series, catalog, rules, onset, hold=True)
+    (episode,) = [a for a in replay.alerts if a.key == KEY]
+    assert episode.status == "cleared"
+    assert episode.cleared_at == episode.last_detected_at + timedelta(days=clear_after)
+    assert episode.last_detected_at > revert  # held past the revert while the window held it
+    # active through the failed nights, closed from the night it cleared
+    on = _nights_on(replay, since=episode.first_detected_at)
+    assert on[-1] == episode.cleared_at - timedelta(days=1)
+    assert KEY not in replay.active[episode.cleared_at]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_null_frames_gain_no_episodes_from_the_hold(seed: int, catalog, rules) -> None:
+    series = make_series(seed)
+    start = AS_OF - timedelta(days=41)
+    before = _replay(series, catalog, rules, start, hold=False)
+    after = _replay(series, catalog, rules, start, hold=True)
+    starts_before = {(a.key, a.first_detected_at) for a in before.alerts}
+    starts_after = {(a.key, a.first_detected_at) for a in after.alerts}
+    # An episode only ever opens on a night's discovery: the hold keeps, never opens.
+    assert starts_after <= starts_before
+    assert len(after.alerts) <= len(before.alerts)
+
+
+def test_same_inputs_same_night(catalog, rules) -> None:
+    series = make_series(2, "clicks_up_nobody_stays", "paid_social", ONSET, 0.3)
+    replay = _replay(series, catalog, rules, AS_OF - timedelta(days=10), hold=True)
+    prepared = prepare(series, catalog, rules)
+    once = judge_night(prepared, catalog, rules, AS_OF, replay.alerts)
+    assert once == judge_night(prepared, catalog, rules, AS_OF, replay.alerts)
+    assert merge_alerts(replay.alerts, once, AS_OF) == replay.alerts  # re-running the night
+
+
+def test_an_episode_recorded_before_holding_is_held_on_its_own_baseline(catalog, rules) -> None:
+    """Rows written before this change have no hold state: they load, are held against the
+    baseline of their evidence, and merge_alerts clears bare findings' episodes as before."""
+    series = make_series(1, "clicks_up_nobody_stays", "paid_social", ONSET, 0.3)
+    night = AS_OF - timedelta(days=8)
+    (old,) = [f for f in detect(series, catalog, rules, night) if f.rule_id == RULE]
+    alerts = merge_alerts([], [old], night)
+    assert hold_state(alerts[0]) is None
+    assert merge_alerts(alerts, [], night + timedelta(days=1))[0].status == "cleared"
+    prepared = prepare(series, catalog, rules)
+    later = night + timedelta(days=12)
+    found = judge_night(prepared, catalog, rules, later, alerts)
+    (held,) = [f for f in found if f.rule_id == RULE and f.dimension_value == "paid_social"]
+    assert held.evidence["hold"]["baseline_end"] == old.evidence["baseline"]["end"]
+    assert held.evidence["baseline"]["end"] == old.evidence["baseline"]["end"]
+
+
+def _warehouse(path: Path, series: pd.DataFrame, catalog: pd.DataFrame) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("create schema intermediate")
+        con.register("s", series)
+        con.register("c", catalog)
+        con.execute("create table main.metric_series as select * from s")
+        con.execute("create table main.metric_catalog as select * from c")
+        con.execute("create table intermediate.int_run_context (as_of_date date)")
+    finally:
+        con.close()
+
+
+def test_nightly_run_and_backtest_agree_night_by_night(tmp_path: Path, catalog, rules) -> None:
+    series = make_series(1, "clicks_up_nobody_stays", "paid_social", ONSET, 0.3)
+    start = AS_OF - timedelta(days=16)
+    replay = _replay(series, catalog, rules, start, hold=True)
+    warehouse = tmp_path / "firewatch.duckdb"
+    _warehouse(warehouse, series, catalog)
+    night = start
+    while night <= AS_OF:
+        con = duckdb.connect(str(warehouse))
+        con.execute("delete from intermediate.int_run_context")
+        con.execute("insert into intermediate.int_run_context values (?)", [night])
+        con.close()
+        tonight = night_findings(warehouse)
+        assert [(f.rule_id, f.dimension, f.dimension_value) for f in tonight.findings] == (
+            replay.fired[night]
+        )
+        alerts = record_night(warehouse, tonight.findings, tonight.as_of)
+        assert sorted(a.key for a in alerts if a.status == "active") == sorted(replay.active[night])
+        night += timedelta(days=1)
+    assert [(a.alert_id, a.status, a.cleared_at) for a in alerts] == [
+        (a.alert_id, a.status, a.cleared_at) for a in replay.alerts
+    ]
+    assert any(hold_state(a) and hold_state(a)["basis"] == "hold" for a in alerts)
+
+
+def test_rule_fields_for_holding(catalog) -> None:
+    base = {
+        "id": "x",
+        "leading_metric": "sessions",
+        "outcome_metric": "engagement_rate",
+        "outcome_bad": "down",
+        "question": "Why?",
+    }
+    (rule,) = parse_rules([base], catalog)
+    assert (rule.hold_p, rule.clear_after_nights) == (0.2, 3)  # old files: the defaults
+    (rule,) = parse_rules({"defaults": {"clear_after_nights": 5}, "rules": [base]}, catalog)
+    assert rule.clear_after_nights == 5
+    for bad in ({"clear_after_nights": 0}, {"clear_after_nights": 1.5}, {"hold_p": 1.0}):
+        with pytest.raises(RuleError, match=next(iter(bad))):
+            parse_rules([{**base, **bad}], catalog)
+
+
+def test_alert_rows_keep_their_shape() -> None:
+    """No new column: the hold state lives in the evidence JSON, so `alerts` rows written
+    before load as they are."""
+    assert [f.name for f in dataclasses.fields(Alert)][-4:] == [
+        "status",
+        "cleared_at",
+        "owner",
+        "question",
+    ]
