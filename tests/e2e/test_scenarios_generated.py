@@ -79,6 +79,26 @@ def test_each_rule_fires_on_its_channel_within_14_days(
     assert alert.leading_change >= 0.15
 
 
+# Bound by counts (a few SQLs or customers a week): their hold fails on the last night of
+# this 21-day change (measured 2026-12-03); issue 13 items 1 and 3 are what would fix them.
+_COUNT_BOUND = {"engagement_up_lead_quality_down", "engagement_up_cac_up"}
+HOLD_CASES = [
+    pytest.param(*case, marks=pytest.mark.xfail(reason="counts-bound rule", strict=True))
+    if case[3] in _COUNT_BOUND
+    else case
+    for case in CASES
+]
+
+
+@pytest.mark.parametrize(("data_set", "scenario", "channel", "rule_id"), HOLD_CASES)
+def test_each_alert_is_still_active_on_the_last_night(
+    replays: dict[str, Replay], data_set: str, scenario: str, channel: str, rule_id: str
+) -> None:
+    """Every change lasts to the end of the data, so its episode does (divergence/hold.py)."""
+    replay = replays[data_set]
+    assert (rule_id, "channel", channel) in replay.active[DEFAULT_END_DATE], (rule_id, scenario)
+
+
 def test_nothing_fires_in_the_four_weeks_before_the_changes(replays: dict[str, Replay]) -> None:
     for name, replay in replays.items():
         early = [
