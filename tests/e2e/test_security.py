@@ -177,14 +177,16 @@ def write_injection_landing(raw: Path) -> None:
         clicks=10,
         spend=5,
     )
+    # dated on the night itself: ads then reach past the last web day (05-25), so the sessions'
+    # last week is complete (a period is complete only as far as both ads and web reach)
     write_csv(
         raw,
         "ads_daily",
         INJECTED_ADS_FILE,
         [
-            dict(ads, date="2025-05-20", campaign_id="g9", campaign_name=INJECTION,
+            dict(ads, date="2025-05-31", campaign_id="g9", campaign_name=INJECTION,
                  utm_campaign=INJECTION),
-            dict(ads, date="2025-05-20", campaign_id='g"10', campaign_name=QUOTED,
+            dict(ads, date="2025-05-31", campaign_id='g"10', campaign_name=QUOTED,
                  utm_campaign=QUOTED),
         ],
     )  # fmt: skip
