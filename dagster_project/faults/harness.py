@@ -19,6 +19,7 @@ from dagster_project.faults.decisions import (
 )
 from dagster_project.faults.env import campaign_env
 from dagster_project.faults.kill_points import (
+    ALERTS_WRITE,
     dagster_runs,
     kill_due,
     plan_kill,
@@ -111,8 +112,8 @@ class Harness:
             ("load", "load", "load-done"),
             ("dbt-events", "load-done", "dbt-events-done"),
             ("dbt-marts", "dbt-events-done", "dbt-marts-done"),
-            ("alerts-detect", "dbt-marts-done", "write-1"),
-            ("after-alerts", "write-1-done", "publish"),
+            ("alerts-detect", "dbt-marts-done", ALERTS_WRITE),
+            ("after-alerts", f"{ALERTS_WRITE}-done", "publish"),
             ("publish", "publish", "summary"),
         ):
             if start in m and (end is None or end in m):

@@ -39,6 +39,9 @@ STEP_NAMES = {
     "ritual_metrics": "ritual metrics",
     "bi_copy": "BI copy publish",
 }
+# The run's writes to the warehouse after dbt, as seen from outside: the guard records the night's
+# control totals (write-1), then the alerts and queue are one transaction (write-2).
+ALERTS_WRITE = "write-2"
 # Kill targets: a uniformly random moment, or a phase seen from outside the run.
 TARGETS = (
     "random",
@@ -123,8 +126,8 @@ def kill_due(run: RunProcess, plan: KillPlan) -> bool:
         "dbt-events": run.mark("load-done"),
         "dbt-marts": run.mark("dbt-events-done"),
         "alerts-detect": run.mark("dbt-marts-done"),
-        "alerts-write": run.mark("write-1"),
-        "after-alerts": run.mark("write-1-done"),
+        "alerts-write": run.mark(ALERTS_WRITE),
+        "after-alerts": run.mark(f"{ALERTS_WRITE}-done"),
         "publish": run.mark("publish"),
     }[plan.target]
     return anchor is not None and t >= anchor + plan.delay
