@@ -17,10 +17,7 @@ from typing import Any
 
 from dagster_project.brief.markup import esc, image
 from dagster_project.brief.targets_html import targets_section
-from dagster_project.divergence.queue import QueueItem
-
-# Statuses still waiting for a person (as `firewatch queue` counts them for OVERDUE).
-WAITING = ("open", "acknowledged")
+from dagster_project.divergence.queue import WAITING, QueueItem, is_overdue
 
 # Ritual metrics listed on the page (on day one every metric reported for 90 days is one).
 RITUALS_SHOWN = 10
@@ -77,11 +74,6 @@ class Brief:
     explanation: Sequence[Mapping[str, Any]] = ()  # target_gap_explanation rows of one month
     rituals: Sequence[Mapping[str, Any]] = ()  # ritual_metrics rows
     labels: Mapping[str, str] = field(default_factory=dict)  # metric_id -> catalog label
-
-
-def is_overdue(status: str, due: date | None, night: date | None) -> bool:
-    """Still waiting for a person after its due night (the queue's rule: the data's nights)."""
-    return bool(status in WAITING and night and due and due < night)
 
 
 # ------------------------------------------------------------------------------ decisions

@@ -11,7 +11,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from dagster_project.cli.args import add_warehouse, iso_date
-from dagster_project.divergence.queue import QueueError
+from dagster_project.divergence.queue import QueueError, is_overdue
 from dagster_project.runtime.alert_detail import explanation, read_alerts
 from dagster_project.settings import Settings, queue_wait
 from dagster_project.warehouse.connection import WarehouseBusyError, open_warehouse
@@ -72,9 +72,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _overdue(row: object, night: date | None) -> bool:
     """Still waiting for a person after its due night (all dates are the data's nights)."""
-    due = _day(getattr(row, "due_at", None))
-    waiting = getattr(row, "status", "") in ("open", "acknowledged")
-    return bool(waiting and night and due and due < night)
+    return is_overdue(getattr(row, "status", ""), _day(getattr(row, "due_at", None)), night)
 
 
 def _day(value: object) -> date | None:

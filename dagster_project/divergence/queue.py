@@ -23,6 +23,8 @@ from dagster_project.divergence.episodes import Alert
 DUE_DAYS = {"error": 2, "warn": 7}
 
 ACTIONS = ("acknowledge", "decide", "dismiss", "snooze")
+# Statuses still waiting for a person: the ones that can be overdue.
+WAITING = ("open", "acknowledged")
 # which status each human action may start from, and where it leads
 _ALLOWED = {
     "acknowledge": ({"open"}, "acknowledged"),
@@ -69,6 +71,11 @@ class QueueItem:
 
 
 _SEVERITY_RANK = {"warn": 0, "error": 1}
+
+
+def is_overdue(status: str, due: date | None, night: date | None) -> bool:
+    """Still waiting for a person after its due night (all queue dates are the data's nights)."""
+    return bool(status in WAITING and night and due and due < night)
 
 
 def decision_id(alert: Alert) -> str:

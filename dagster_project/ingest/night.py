@@ -6,7 +6,7 @@ event just after midnight does not make a near-empty next day the night. With ne
 Days after tomorrow (UTC) never count: a mistyped future date must not move the run there.
 
 It is applied to the landing folder before a run, to name the run's partition
-(`landing_night`), and to the raw tables after every load (`record_night` writes
+(`landing_night`), and to the raw tables after every load (`store_night` writes
 `raw._run_night`, which dbt's `int_run_context` reads when no as-of date is given), so the
 Python and the SQL never decide the night each their own way.
 """
@@ -99,7 +99,7 @@ def _latest(con: duckdb.DuckDBPyConnection, source: str, column: str) -> date | 
     return latest
 
 
-def record_night(con: duckdb.DuckDBPyConnection, stamp: datetime) -> date | None:
+def store_night(con: duckdb.DuckDBPyConnection, stamp: datetime) -> date | None:
     """Decide the night from the raw tables as loaded and keep it in ``raw._run_night``
     (inside the load's transaction, so it always matches the raw tables)."""
     present = {

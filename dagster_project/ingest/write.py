@@ -18,7 +18,7 @@ import duckdb
 from dagster_project.ingest.contract import DUCKDB_TYPES, META_COLUMNS
 from dagster_project.ingest.convert import values_relation
 from dagster_project.ingest.model import RN, SourceFile, TablePlan
-from dagster_project.ingest.night import record_night
+from dagster_project.ingest.night import store_night
 from dagster_project.ingest.quarantine import QUARANTINE_DDL, clear_quarantine, store_quarantine
 from dagster_project.ingest.sql import connect, ident
 
@@ -54,7 +54,7 @@ def write_warehouse(warehouse: Path, plans: list[TablePlan], stamp: datetime) ->
                 for f in plan.new_files:
                     _insert_file(con, plan, f, stamp)
                 _remember_files(con, plan, stamp)
-            night = record_night(con, stamp)
+            night = store_night(con, stamp)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

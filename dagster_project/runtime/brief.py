@@ -17,8 +17,8 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.brief.html import WAITING, AlertView, Brief, is_overdue, render_brief
-from dagster_project.divergence.queue import QueueItem
+from dagster_project.brief.html import AlertView, Brief, render_brief
+from dagster_project.divergence.queue import WAITING, QueueItem, is_overdue
 from dagster_project.runtime.alert_detail import chart_png, explanation, read_alerts
 from dagster_project.settings import Settings, queue_wait
 from dagster_project.warehouse.connection import open_warehouse, run_as_of, table_exists
