@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .rule import Rule, RuleError
+from .rule import CENSORED_DIMENSIONS, CENSORED_METRICS, Rule, RuleError
 
 if TYPE_CHECKING:  # imported where used: the code location loads without pandas (0.8 s)
     import pandas as pd
@@ -116,12 +116,24 @@ def validate_rule(rule: Rule, metrics: Mapping[str, MetricInfo]) -> None:
                     f"{info.metric_id} is not published by {dim!r} "
                     f"(only {', '.join(info.dimensions) or 'none'})",
                 )
-        if rule.grain not in info.grains:
+        # a censored outcome is read by cohort day from lead_cohort_ages, whatever its grains
+        censored_outcome = field_name == "outcome_metric" and rule.outcome_test == "censored"
+        if rule.grain not in info.grains and not censored_outcome:
             fail(
                 "grain",
                 f"{info.metric_id} has no {rule.grain!r} grain (only {', '.join(info.grains)})",
             )
     outcome = metrics[rule.outcome_metric]
+    if rule.outcome_test == "censored":
+        if outcome.metric_id not in CENSORED_METRICS:
+            fail(
+                "outcome_test",
+                f"censored judges a lead cohort's SQLs by age; {outcome.metric_id} is not one of "
+                f"{', '.join(sorted(CENSORED_METRICS))}",
+            )
+        extra = sorted(set(rule.dimensions) - set(CENSORED_DIMENSIONS))
+        if extra:
+            fail("dimensions", f"cohorts by age are by total and channel, not {extra[0]!r}")
     if rule.outcome_bad == outcome.good_direction:
         fail(
             "outcome_bad",

@@ -58,6 +58,7 @@ its divergence lasts instead of being judged afresh each night.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
@@ -65,6 +66,7 @@ from datetime import date
 import pandas as pd
 
 from .catalog import MetricInfo, catalog_index, validate_rule
+from .censored import index_cohorts
 from .explain import finding
 from .findings import Finding
 from .index import PreparedSeries, index_series, needed
@@ -72,21 +74,24 @@ from .periods import as_date
 from .plan import Plan, plan_night
 from .report import DetectionReport, Evaluation
 from .rule import Rule
-from .testing import Results, false_discoveries, judge, run_tests
+from .testing import Results, false_discoveries, judge, outcome_q_values, run_tests
 
 
 def prepare(
     series: pd.DataFrame,
     catalog: pd.DataFrame | Mapping[str, MetricInfo],
     rules: Sequence[Rule],
+    cohorts: pd.DataFrame | None = None,
 ) -> PreparedSeries:
-    """Validates the rules against the catalog and indexes the series rows they need."""
+    """Validates the rules against the catalog and indexes the series rows they need, and
+    `cohorts` (lead_cohort_ages) for the rules whose outcome is judged from every cohort."""
     metrics = catalog if isinstance(catalog, Mapping) else catalog_index(catalog)
     for rule in rules:
         validate_rule(rule, metrics)
     keys = needed(rules)
     groups, proportions = index_series(series, keys, metrics)
-    return PreparedSeries(metrics, groups, proportions, frozenset(keys))
+    by_value = index_cohorts(cohorts) if cohorts is not None else {}
+    return PreparedSeries(metrics, groups, proportions, frozenset(keys), by_value)
 
 
 def evaluate(
@@ -117,8 +122,10 @@ def evaluate(
     # over all of the night's divergence hypotheses at once.
     tested, results = run_tests(plans)
     q_of, n_family = false_discoveries(tested, results, fdr, screen)
+    q_out = outcome_q_values(tested, results, fdr)
     evaluations = [
-        _decide(plan, results, q_of.get(id(plan)), as_of, fdr, n_family) for plan in plans
+        _decide(plan, results, q_of.get(id(plan)), as_of, fdr, n_family, q_out.get(id(plan)))
+        for plan in plans
     ]
     findings = [ev.finding for ev in evaluations if ev.finding is not None]
     return DetectionReport(as_of, fdr, findings, evaluations, n_family)
@@ -144,6 +151,7 @@ def _decide(
     as_of: date,
     fdr: float,
     n_tests: int,
+    q_out: float | None = None,
 ) -> Evaluation:
     """One plan's evaluation: skipped, judged without a divergence, or a finding with its
     evidence. `q_div` is None for a plan that was never tested."""
@@ -157,7 +165,7 @@ def _decide(
     }
     if plan.reason or plan.leading is None or plan.outcome is None or q_div is None:
         return Evaluation(**base, status="skipped", reason=plan.reason)
-    verdict = judge(plan, results, q_div, fdr)
+    verdict = judge(plan, results, q_div, fdr, q_out=math.nan if q_out is None else q_out)
     evaluation = Evaluation(
         **base,
         status="no_divergence" if verdict.failed else "finding",

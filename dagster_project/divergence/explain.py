@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from .catalog import MetricInfo
+from .censored import CensoredSums
 from .findings import Finding
 from .onesided import Alternative, TestResult, json_float
 from .periods import period_end
@@ -63,6 +64,7 @@ def _explanation(
     lead_change: float,
     out_change: float,
     window_end: date,
+    censored: CensoredSums | None = None,
 ) -> str:
     lead_txt = f"{_lower_first(lead.label)} {format_change(lead_change)}"
     if rule.outcome_bad == "flat":
@@ -70,7 +72,15 @@ def _explanation(
     else:
         out_txt = f"{_lower_first(out.label)} {format_change(out_change)}"
     span = f"over the {_span(rule, rule.window)} to {window_end.isoformat()}"
-    if max(lead.maturity_lag_days, out.maturity_lag_days) > 0:
+    if censored is not None:
+        # The numbers behind the change, in the words a reader checks them by.
+        span += (
+            f": {censored.expected:.0f} SQLs expected by now from these "
+            f"{censored.window_leads:.0f} leads at the pace of the baseline's "
+            f"{_span(rule, rule.baseline)} of cohorts, "
+            f"{censored.observed:.0f} so far"
+        )
+    elif max(lead.maturity_lag_days, out.maturity_lag_days) > 0:
         # Say why the window ends weeks ago: younger cohorts are not final yet.
         span += " (the latest cohorts old enough to judge)"
     if dimension == "total":
@@ -141,6 +151,7 @@ def _evidence(
         "outcome": out_ev,
         "divergence_p_value": json_float(verdict.p_value),
         "divergence_q_value": json_float(verdict.q_value),
+        "outcome_q_value": json_float(verdict.outcome_q),
         "min_effect": {"leading": rule.min_effect, "outcome": rule.outcome_floor},
         "outcome_bad": rule.outcome_bad,
         "fdr": fdr,
@@ -184,6 +195,7 @@ def finding(plan: Plan, verdict: Verdict, as_of: date, fdr: float, n_tests: int)
             lead_change,
             out_change,
             window_end,
+            plan.outcome.censored,
         ),
         owner=rule.owner or out_info.owner,
         question=rule.question.format(**fill),

@@ -7,7 +7,8 @@ backtest or the benchmark indexes a frame once and replays many nights on it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,9 @@ import pandas as pd
 from .catalog import MetricInfo
 from .periods import EPOCH_ORDINAL, period_ends
 from .rule import Rule
+
+if TYPE_CHECKING:
+    from .censored import CohortAges
 
 _KEY_COLUMNS = ("metric_id", "grain", "dimension", "dimension_value")
 
@@ -44,12 +48,15 @@ class PreparedSeries:
     groups: dict[GroupKey, dict[str, Group]]
     proportions: set[str]
     keys: frozenset[tuple[str, str]]
+    # lead_cohort_ages by (dimension, value), for rules with outcome_test "censored"
+    cohorts: Mapping[tuple[str, str], CohortAges] = field(default_factory=dict)
 
 
 def needed(rules: Sequence[Rule]) -> set[tuple[str, str]]:
-    """(metric, grain) pairs the rules read."""
+    """(metric, grain) pairs the rules read from metric_series (a censored outcome is read
+    from lead_cohort_ages)."""
     return {(r.leading_metric, r.grain) for r in rules} | {
-        (r.outcome_metric, r.grain) for r in rules
+        (r.outcome_metric, r.grain) for r in rules if r.outcome_test != "censored"
     }
 
 

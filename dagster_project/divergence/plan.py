@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,7 +20,10 @@ from .catalog import MetricInfo
 from .index import Group, PreparedSeries
 from .periods import ordinals, period_end, periods_back
 from .rule import DIMENSIONS, Rule
-from .sides import Side, build_side
+from .sides import Side, build_censored_side, build_side
+
+if TYPE_CHECKING:
+    from .censored import CohortAges
 
 
 @dataclass
@@ -57,7 +60,14 @@ def plan_night(prepared: PreparedSeries, rules: Sequence[Rule], as_of: date) -> 
     for rule in sorted(rules, key=lambda r: r.id):
         for dim in sorted(rule.dimensions, key=DIMENSIONS.index):
             leads = groups.get((rule.leading_metric, rule.grain, dim), {})
-            outs = groups.get((rule.outcome_metric, rule.grain, dim), {})
+            outs: Mapping[str, Group | None] = groups.get(
+                (rule.outcome_metric, rule.grain, dim), {}
+            )
+            if rule.outcome_test == "censored":
+                # the values with cohorts; without any (lead_cohort_ages not read), every value
+                # of the leading metric, each skipped as "no_cohort_ages" rather than unseen
+                with_ages = {value for d, value in prepared.cohorts if d == dim}
+                outs = {value: None for value in (with_ages if prepared.cohorts else leads)}
             for value in sorted(set(leads) & set(outs)):
                 plans.append(
                     plan_value(
@@ -70,6 +80,7 @@ def plan_night(prepared: PreparedSeries, rules: Sequence[Rule], as_of: date) -> 
                         prepared.proportions,
                         as_of,
                         memo,
+                        cohorts=prepared.cohorts,
                     )
                 )
     return plans
@@ -80,19 +91,34 @@ def plan_value(
     dimension: str,
     value: str,
     lead_group: Group,
-    out_group: Group,
+    out_group: Group | None,
     metrics: Mapping[str, MetricInfo],
     proportions: set[str],
     as_of: date,
     memo: SideMemo,
     anchor: date | None = None,
+    cohorts: Mapping[tuple[str, str], CohortAges] | None = None,
 ) -> Plan:
     """One rule on one dimension value: window, sums, volume floors, each step only if the one
     before found nothing to skip for (the first reason found is the one reported). `anchor`:
     the start of the baseline's last period, fixed (an open episode's, `hold.py`), instead of
-    the periods right before the window."""
+    the periods right before the window. `cohorts`: lead_cohort_ages by (dimension, value), for
+    a rule whose outcome is judged from every cohort (`outcome_test: censored`)."""
     plan = Plan(rule, dimension, value)
     lead = (metrics[rule.leading_metric], lead_group)
+    if rule.outcome_test == "censored":
+        ages = (cohorts or {}).get((dimension, value))
+        plan.reason = (
+            ("no_cohort_ages" if ages is None else "")
+            or _choose_periods(plan, lead, None, as_of, anchor)
+            or _sum_censored(
+                plan, lead, metrics[rule.outcome_metric], ages, proportions, memo, as_of
+            )
+            or _volume_reason(plan)
+        )
+        return plan
+    if out_group is None:
+        return replace(plan, reason="no_series")
     out = (metrics[rule.outcome_metric], out_group)
     plan.reason = (
         _choose_periods(plan, lead, out, as_of, anchor)
@@ -105,19 +131,21 @@ def plan_value(
 def _choose_periods(
     plan: Plan,
     lead: tuple[MetricInfo, Group],
-    out: tuple[MetricInfo, Group],
+    out: tuple[MetricInfo, Group] | None,
     as_of: date,
     anchor: date | None = None,
 ) -> str:
-    """Sets the plan's window (the latest periods mature for both metrics) and its baseline
-    (ending with the period starting on `anchor` if given); a skip reason when there is no
-    such window."""
-    (lead_info, lead_group), (out_info, out_group) = lead, out
-    common = np.intersect1d(
-        _eligible(lead_group, lead_info.maturity_lag_days, as_of),
-        _eligible(out_group, out_info.maturity_lag_days, as_of),
-        assume_unique=True,
-    )
+    """Sets the plan's window (the latest periods mature for both metrics; for the leading one
+    alone when `out` is None, a censored outcome that judges young cohorts too) and its
+    baseline (ending with the period starting on `anchor` if given); a skip reason when there
+    is no such window."""
+    lead_info, lead_group = lead
+    common = _eligible(lead_group, lead_info.maturity_lag_days, as_of)
+    if out is not None:
+        out_info, out_group = out
+        common = np.intersect1d(
+            common, _eligible(out_group, out_info.maturity_lag_days, as_of), assume_unique=True
+        )
     if not len(common):
         return "no_mature_period"
     rule = plan.rule
@@ -142,7 +170,7 @@ def plan_anchored(
     groups = prepared.groups
     lead = groups.get((rule.leading_metric, rule.grain, dimension), {}).get(value)
     out = groups.get((rule.outcome_metric, rule.grain, dimension), {}).get(value)
-    if lead is None or out is None:
+    if lead is None or (out is None and rule.outcome_test != "censored"):
         return Plan(rule, dimension, value, reason="no_series")
     return plan_value(
         rule,
@@ -155,16 +183,18 @@ def plan_anchored(
         as_of,
         {},
         anchor,
+        cohorts=prepared.cohorts,
     )
 
 
 def _sum_sides(
     plan: Plan,
-    pairs: tuple[tuple[MetricInfo, Group], tuple[MetricInfo, Group]],
+    pairs: tuple[tuple[MetricInfo, Group], ...],
     proportions: set[str],
     memo: SideMemo,
 ) -> str:
-    """Sets the plan's leading and outcome sides; the first side's skip reason if one fails."""
+    """Sets the plan's leading and outcome sides (the leading one only, given one pair); the
+    first side's skip reason if one fails."""
     sides = []
     for info, group in pairs:
         key = (id(group), plan.window[0], plan.window[-1], plan.baseline[0], len(plan.baseline))
@@ -176,7 +206,34 @@ def _sum_sides(
         if isinstance(side, str):
             return side
         sides.append(side)
-    plan.leading, plan.outcome = sides
+    plan.leading = sides[0]
+    if len(sides) == 2:
+        plan.outcome = sides[1]
+    return ""
+
+
+def _sum_censored(
+    plan: Plan,
+    lead: tuple[MetricInfo, Group],
+    out_info: MetricInfo,
+    ages: CohortAges | None,
+    proportions: set[str],
+    memo: SideMemo,
+    as_of: date,
+) -> str:
+    """Sets the leading side from metric_series and the outcome side from the cohorts by age;
+    the first skip reason if one fails."""
+    reason = _sum_sides(plan, (lead,), proportions, memo)
+    if reason:
+        return reason
+    assert ages is not None
+    key = ("censored", id(ages), plan.window[0], plan.window[-1], plan.baseline[0], as_of)
+    if key not in memo:
+        memo[key] = build_censored_side(out_info, ages, plan.window, plan.baseline, as_of)
+    side = memo[key]
+    if isinstance(side, str):
+        return side
+    plan.outcome = side
     return ""
 
 

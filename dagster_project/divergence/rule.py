@@ -20,12 +20,19 @@ Direction = Literal["up", "down"]
 OutcomeBad = Literal["down", "up", "flat"]
 Grain = Literal["day", "week", "month"]
 Severity = Literal["warn", "error"]
+OutcomeTest = Literal["fixed", "censored"]
 
 DIMENSIONS: tuple[str, ...] = ("total", "channel", "platform", "campaign")
 GRAINS: tuple[str, ...] = ("day", "week", "month")
 OUTCOME_BAD: tuple[str, ...] = ("down", "up", "flat")
 DIRECTIONS: tuple[str, ...] = ("up", "down")
 SEVERITIES: tuple[str, ...] = ("warn", "error")
+OUTCOME_TESTS: tuple[str, ...] = ("fixed", "censored")
+# Outcome metrics the censored comparison can stand in for: the share of a day's new leads that
+# reached SQL (lead_cohort_ages holds each lead's age at SQL), by total and channel; the horizon
+# is the metric's maturity lag.
+CENSORED_METRICS: frozenset[str] = frozenset({"lead_to_sql_rate", "early_lead_to_sql_rate"})
+CENSORED_DIMENSIONS: tuple[str, ...] = ("total", "channel")
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Catalog metric ids (metric_definitions.sql) are snake_case; a rule naming anything else is
 # refused before the catalog is consulted, so no other text is carried towards the warehouse.
@@ -74,6 +81,10 @@ class Rule:
     # discovery), and clears after `clear_after_nights` nights in a row without that.
     hold_p: float = 0.2
     clear_after_nights: int = 3
+    # How the outcome is judged: "fixed", its metric_series sums over mature periods;
+    # "censored", a lead cohort's SQLs by age against the baseline's pace at the same ages, every
+    # cohort of the window counting for what its age can say (divergence/censored.py).
+    outcome_test: OutcomeTest = "fixed"
 
     def __post_init__(self) -> None:
         name = self.id if isinstance(self.id, str) else repr(self.id)
@@ -133,6 +144,10 @@ class Rule:
         value = self.clear_after_nights
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             fail("clear_after_nights", f"must be a whole number of nights >= 1, got {value!r}")
+        if self.outcome_test not in OUTCOME_TESTS:
+            fail("outcome_test", f"{self.outcome_test!r} is not one of {', '.join(OUTCOME_TESTS)}")
+        if self.outcome_test == "censored" and (self.grain != "day" or self.outcome_bad != "down"):
+            fail("outcome_test", "censored needs grain: day and outcome_bad: down")
         if self.owner is not None and (not isinstance(self.owner, str) or not self.owner.strip()):
             fail("owner", "must be a non-empty string or left out")
         if not isinstance(self.title, str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from .catalog import MetricInfo
 from .dispersion import binomial_dispersion, dispersion_periods, poisson_dispersion
 from .index import Group
 from .periods import exposures, ordinals
+
+if TYPE_CHECKING:
+    from .censored import CensoredSums, CohortAges
 
 DAY_BLOCK = 7  # at day grain, dispersion is measured over whole weeks
 
@@ -25,7 +29,7 @@ class Side:
     """One metric's window and baseline, summed, ready to test."""
 
     metric: MetricInfo
-    method: str  # proportion, ratio, count, level
+    method: str  # proportion, ratio, count, level, censored
     random_side: str | None
     window_num: float
     window_den: float
@@ -37,6 +41,7 @@ class Side:
     dispersion_df: int
     window_volume: float
     base_volume_scaled: float  # baseline volume at the window's length
+    censored: CensoredSums | None = None  # method "censored": the cohorts' sums by age
 
     def value(self, window: bool) -> float:
         """The window's (or baseline's) value: a ratio of sums, or a count per day; inf or NaN
@@ -154,3 +159,43 @@ def _baseline_dispersion(
     if method == "ratio" and random_side == "denominator":
         return poisson_dispersion(blocks_d[spread], blocks_n[spread])
     return poisson_dispersion(blocks_n[spread], blocks_d[spread])
+
+
+def build_censored_side(
+    info: MetricInfo,
+    ages: CohortAges,
+    window: tuple[date, ...],
+    baseline: tuple[date, ...],
+    as_of: date,
+) -> Side | str:
+    """A lead-cohort outcome judged from every cohort of the window on `as_of` (day periods;
+    `censored.py`): window_num / window_den are the window's SQLs so far over its leads, base_*
+    the baseline's; the test reads `censored`. A skip reason when it cannot be judged."""
+    from .censored import censored_sums
+
+    sums = censored_sums(
+        ages,
+        as_of.toordinal(),
+        (window[0].toordinal(), window[-1].toordinal()),
+        (baseline[0].toordinal(), baseline[-1].toordinal()),
+        info.maturity_lag_days,
+    )
+    if isinstance(sums, str):
+        return sums
+    w_days, b_days = float(len(window)), float(len(baseline))
+    return Side(
+        metric=info,
+        method="censored",
+        random_side=None,
+        window_num=sums.observed,
+        window_den=sums.window_leads,
+        base_num=sums.base_events,
+        base_den=sums.base_leads,
+        window_exposure=w_days,
+        base_exposure=b_days,
+        dispersion=sums.dispersion,
+        dispersion_df=sums.dispersion_df,
+        window_volume=sums.window_leads,
+        base_volume_scaled=sums.base_leads * w_days / b_days,
+        censored=sums,
+    )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalog import MetricInfo
+from .censored import censored_test
 from .fdr import benjamini_hochberg
 from .onesided import Alternative, TestResult
 from .plan import Plan
@@ -73,6 +74,8 @@ def run_test(
         "dispersion": side.dispersion,
         "dispersion_df": side.dispersion_df,
     }
+    if side.censored is not None:
+        return censored_test(side.censored, alternative=alternative)
     # a proportion and a ratio compare the same sums: numerator over denominator
     sums = (side.window_num, side.window_den, side.base_num, side.base_den)
     if side.method == "proportion":
@@ -152,6 +155,23 @@ def false_discoveries(
     return q_of, len(family)
 
 
+def outcome_q_values(tested: Sequence[Plan], results: Results, fdr: float) -> dict[int, float]:
+    """The outcome's own q-value by id(plan): Benjamini-Hochberg over the outcome p-values of
+    every dimension value a rule tested that night, whether its leading metric moved or not (a
+    `flat` outcome has none: NaN). A finding needs it at fdr too, so the outcome stands on its
+    own: the screen keeps the divergence family small, and within it a leading metric that
+    moved by chance plus a chance dip of the outcome (p 0.09 on one of nine channels) passed."""
+    by_rule: dict[str, list[Plan]] = {}
+    for plan in tested:
+        if plan.rule.outcome_bad != "flat":
+            by_rule.setdefault(plan.rule.id, []).append(plan)
+    q_of = {id(plan): math.nan for plan in tested}
+    for plans in by_rule.values():
+        _, qvals = benjamini_hochberg([_side_results(p, results)[1].p_value for p in plans], fdr)
+        q_of.update({id(plan): float(q) for plan, q in zip(plans, qvals, strict=True)})
+    return q_of
+
+
 @dataclass(frozen=True)
 class Verdict:
     """A tested plan judged: both tests, the divergence's p and q, and the floors it failed."""
@@ -163,16 +183,23 @@ class Verdict:
     lead_good: float  # the leading metric's relative change, positive the rule's good way
     out_good: float  # the outcome's relative change, positive its catalog's good way
     failed: tuple[str, ...]  # reasons, in a fixed order; empty for a finding
+    outcome_q: float = math.nan  # the outcome's own q-value across the rule's values
 
 
 def judge(
-    plan: Plan, results: Results, q_div: float, fdr: float, level: float | None = None
+    plan: Plan,
+    results: Results,
+    q_div: float,
+    fdr: float,
+    level: float | None = None,
+    q_out: float = math.nan,
 ) -> Verdict:
     """A finding needs the leading metric to move the good way by min_effect, the outcome to
-    move the bad way by its floor (or, for `flat`, not to follow), and q <= fdr. `level`: the
-    bound on `q_div` instead of fdr (holding an open episode passes its unadjusted p and the
-    rule's hold_p; a `flat` outcome's own test is still judged at fdr, and it holds unless
-    the outcome clearly followed)."""
+    move the bad way by its floor (or, for `flat`, not to follow), q <= fdr, and the outcome's
+    own q-value across the rule's values (`q_out`, `outcome_q_values`) <= fdr. `level`: the
+    bound on `q_div` instead of fdr, and no `q_out` (holding an open episode passes its
+    unadjusted p and the rule's hold_p; a `flat` outcome's own test is still judged at fdr, and
+    it holds unless the outcome clearly followed)."""
     rule = plan.rule
     assert plan.outcome is not None
     out_info = plan.outcome.metric
@@ -196,6 +223,8 @@ def judge(
         ("leading_below_min_effect", lead_good >= rule.min_effect),
         (out_reason, out_ok),
         ("not_significant", q_div <= (fdr if level is None else level)),
+        # NaN (a flat outcome, or holding) is no requirement
+        ("outcome_not_significant", not q_out > fdr),
     )
     return Verdict(
         lead=lead,
@@ -205,4 +234,5 @@ def judge(
         lead_good=lead_good,
         out_good=out_good,
         failed=tuple(reason for reason, ok in checks if not ok),
+        outcome_q=q_out,
     )

@@ -42,7 +42,7 @@ def replay_nights(
     episodes were held (the benchmark's "before")."""
     if end < start:
         raise ValueError(f"--to {end} is before --from {start}")
-    prepared = prepare(inputs.series, inputs.catalog, inputs.rules)
+    prepared = prepare(inputs.series, inputs.catalog, inputs.rules, inputs.cohorts)
     alerts: list[Alert] = []
     fired: dict[date, list[tuple[str, str, str]]] = {}
     active: dict[date, list[tuple[str, str, str]]] = {}

@@ -28,6 +28,8 @@ class NightInputs:
     catalog: pd.DataFrame
     rules: list[Rule]
     as_of: date
+    # lead_cohort_ages, for rules whose outcome is judged from every cohort (None: none read)
+    cohorts: pd.DataFrame | None = None
 
 
 def rule_ids(path: str | Path | None = None) -> list[str]:
@@ -50,7 +52,10 @@ def read_inputs(warehouse: Path, rules_file: str | Path | None = None) -> NightI
             [metrics, grains],
         ).df()
         as_of = run_as_of(con)
-    return NightInputs(series=series, catalog=catalog, rules=rules, as_of=as_of)
+        cohorts = None
+        if any(rule.outcome_test == "censored" for rule in rules):
+            cohorts = con.execute("select * from main.lead_cohort_ages").df()
+    return NightInputs(series=series, catalog=catalog, rules=rules, as_of=as_of, cohorts=cohorts)
 
 
 def read_episodes(warehouse: Path) -> list[Alert]:
@@ -68,7 +73,7 @@ def findings_for(inputs: NightInputs, episodes: Sequence[Alert] = ()) -> list[Fi
     from dagster_project.divergence.detect import prepare
     from dagster_project.divergence.hold import judge_night
 
-    prepared = prepare(inputs.series, inputs.catalog, inputs.rules)
+    prepared = prepare(inputs.series, inputs.catalog, inputs.rules, inputs.cohorts)
     return judge_night(prepared, inputs.catalog, inputs.rules, inputs.as_of, episodes)
 
 

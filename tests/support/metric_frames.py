@@ -10,6 +10,7 @@ Used by the detection, z-score, rules and security tests.
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 
 import numpy as np
@@ -211,3 +212,44 @@ def make_series(
                     )
                 )
     return pd.concat(frames, ignore_index=True)
+
+
+# Age at SQL (days from creation) of the leads that reach SQL within SQL_LAG days: most within
+# the first two weeks, as in the CRM data the generator makes.
+_SQL_AGE_P = np.exp(-np.arange(SQL_LAG) / 8.0) / np.exp(-np.arange(SQL_LAG) / 8.0).sum()
+
+
+def make_cohorts(
+    series: pd.DataFrame,
+    seed: int,
+    scenario: str | None = None,
+    channel: str = "paid_social",
+    onset: date | None = None,
+    magnitude: float = 0.4,
+) -> pd.DataFrame:
+    """A lead_cohort_ages frame for `series` (make_series' frame with the same scenario): each
+    channel's day leads reach SQL with probability SQL_RATE (times the scenario's quality
+    multiplier from onset), at an age drawn from _SQL_AGE_P; an SQL after AS_OF is not known
+    yet (its leads sit in the null row)."""
+    rng = np.random.default_rng([seed, 99])
+    leads = series[(series.metric_id == "leads") & (series.grain == "day")]
+    quality = SCENARIOS[scenario](magnitude)[3] if scenario else 1.0
+    rows: list[tuple[date, str, str, float, float]] = []
+    by_total: dict[tuple[date, float], float] = {}
+    for row in leads[leads.dimension == "channel"].itertuples():
+        day, n = row.period_start, int(row.numerator)
+        q = quality if row.dimension_value == channel and onset and day >= onset else 1.0
+        reached = rng.multinomial(rng.binomial(n, SQL_RATE * q), _SQL_AGE_P)
+        known = np.arange(SQL_LAG) <= (AS_OF - day).days
+        counts = {float(age): float(k) for age, k in enumerate(reached) if k and known[age]}
+        counts[math.nan] = n - sum(counts.values())
+        for age, k in counts.items():
+            if k:
+                rows.append((day, "channel", row.dimension_value, age, k))
+                key = (day, age if not math.isnan(age) else -1.0)
+                by_total[key] = by_total.get(key, 0.0) + k
+    for (day, age), k in by_total.items():
+        rows.append((day, "total", "total", math.nan if age < 0 else age, k))
+    return pd.DataFrame(
+        rows, columns=["cohort_date", "dimension", "dimension_value", "days_to_sql", "leads"]
+    )

@@ -39,7 +39,7 @@ def test_groups_follow_the_layers(tmp_path: Path) -> None:
         "target_attainment",
     }
     assert groups["meaning"] == {"meaning_weekly", "meaning_monthly"}
-    assert groups["metrics"] == {"metric_series", "metric_catalog"}
+    assert groups["metrics"] == {"metric_series", "metric_catalog", "lead_cohort_ages"}
     assert groups["quality"] == {"quarantine"}
 
 

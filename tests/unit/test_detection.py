@@ -19,22 +19,57 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dagster_project.divergence.detect import detect, evaluate
+from dagster_project.divergence.detect import detect, evaluate, prepare
 from dagster_project.divergence.dispersion import binomial_dispersion, poisson_dispersion
 from dagster_project.divergence.explain import format_change
 from dagster_project.divergence.fdr import benjamini_hochberg
 from dagster_project.divergence.findings import Finding
+from dagster_project.divergence.index import PreparedSeries
 from dagster_project.divergence.periods import period_end, previous_period
 from dagster_project.divergence.proportion_tests import two_proportion_test
 from dagster_project.divergence.rate_tests import rate_ratio_test, ratio_of_sums_test
 from dagster_project.divergence.rule import Rule
 from dagster_project.divergence.rules import load_rules
-from tests.support.metric_frames import AS_OF, make_series
+from tests.support.metric_frames import AS_OF, make_cohorts, make_series
 
 
 @pytest.fixture(scope="module")
 def rules(catalog: pd.DataFrame) -> list[Rule]:
     return load_rules(None, catalog)
+
+
+@pytest.fixture(scope="module")
+def early_rules(rules: list[Rule]) -> list[Rule]:
+    """The lead-quality rules as they were before issue 13: the early (7-day) rate from
+    metric_series over the last 14 mature day cohorts, a week's gap before the baseline (a
+    rule file may still say so; the fixed-horizon path is the same for every other rule)."""
+    return [
+        dataclasses.replace(
+            r,
+            outcome_metric="early_lead_to_sql_rate",
+            outcome_test="fixed",
+            gap=7,
+            min_volume_outcome=100,
+        )
+        if r.outcome_test == "censored"
+        else r
+        for r in rules
+    ]
+
+
+def _night(
+    catalog: pd.DataFrame,
+    rules: list[Rule],
+    seed: int,
+    scenario: str | None = None,
+    channel: str = "paid_social",
+    onset: date | None = None,
+    magnitude: float = 0.4,
+) -> PreparedSeries:
+    """A synthetic metric_series with its lead_cohort_ages, prepared for the rules."""
+    series = make_series(seed, scenario, channel, onset, magnitude)
+    cohorts = make_cohorts(series, seed, scenario, channel, onset, magnitude)
+    return prepare(series, catalog, rules, cohorts)
 
 
 def _keys(findings: list[Finding]) -> set[tuple[str, str, str]]:
@@ -258,8 +293,8 @@ def test_each_rule_fires_on_its_pattern_on_that_channel_only(
     scenario: str, seed: int, catalog: pd.DataFrame, rules: list[Rule]
 ) -> None:
     rule_id, channel, onset, magnitude = CASES[scenario]
-    series = make_series(seed, scenario, channel, onset, magnitude)
-    findings = detect(series, catalog, rules, AS_OF)
+    prepared = _night(catalog, rules, seed, scenario, channel, onset, magnitude)
+    findings = detect(prepared, catalog, rules, AS_OF)
     assert (rule_id, "channel", channel) in _keys(findings)
     for f in findings:
         # Never on another channel. The total may diverge too when the injected channel is big
@@ -272,11 +307,13 @@ def test_each_rule_fires_on_its_pattern_on_that_channel_only(
     json.dumps(hit.evidence)  # evidence must be JSON-able as it is
 
 
-def test_finding_text_owner_and_evidence(catalog: pd.DataFrame, rules: list[Rule]) -> None:
+def test_finding_text_owner_and_evidence_of_a_fixed_horizon_rule(
+    catalog: pd.DataFrame, early_rules: list[Rule]
+) -> None:
     series = make_series(1, "engagement_up_quality_down", "paid_social", date(2025, 9, 7), 0.8)
     (f,) = [
         x
-        for x in detect(series, catalog, rules, AS_OF)
+        for x in detect(series, catalog, early_rules, AS_OF)
         if x.rule_id == "engagement_up_lead_quality_down" and x.dimension == "channel"
     ]
     # The last 14 mature day cohorts: 7 days after 09-21 is AS_OF.
@@ -328,13 +365,55 @@ def test_null_frames_raise_almost_nothing(catalog: pd.DataFrame, rules: list[Rul
     # one false finding per 25 nights, per all rules together).
     false = []
     for seed in range(100, 150):
-        false += detect(make_series(seed), catalog, rules, AS_OF)
+        false += detect(_night(catalog, rules, seed), catalog, rules, AS_OF)
     assert len(false) <= 2, [f.explanation for f in false]
 
 
-def test_immature_cohorts_raise_no_quality_alert(catalog: pd.DataFrame, rules: list[Rule]) -> None:
+def test_a_quality_drop_is_judged_from_every_cohort_and_said_in_sqls(
+    catalog: pd.DataFrame, rules: list[Rule]
+) -> None:
+    # Organic search leads +80% and their quality -80% from 09-07. The censored comparison needs
+    # no mature cohort: the window is the last 14 days to the night itself.
+    onset = date(2025, 9, 7)
+    series = make_series(1, "leads_up_quality_down", "organic_search", onset, 0.8)
+    cohorts = make_cohorts(series, 1, "leads_up_quality_down", "organic_search", onset, 0.8)
+    report = evaluate(prepare(series, catalog, rules, cohorts), catalog, rules, AS_OF)
+    (f,) = [
+        x
+        for x in report.findings
+        if x.rule_id == "leads_up_lead_quality_down" and x.dimension_value == "organic_search"
+    ]
+    assert (f.window_start, f.window_end) == (date(2025, 9, 15), AS_OF)
+    out = f.evidence["outcome"]
+    assert out["method"] == "censored_cohorts"
+    # Leads and SQLs so far of the window's cohorts, counted from the cohort rows themselves
+    rows = cohorts[
+        (cohorts.dimension_value == "organic_search")
+        & (cohorts.cohort_date >= f.window_start)
+        & (cohorts.cohort_date <= AS_OF)
+    ]
+    leads, so_far = rows["leads"].sum(), rows.loc[rows.days_to_sql.notna(), "leads"].sum()
+    assert (out["window_trials"], out["window_successes"]) == (leads, so_far)
+    expected = out["window_expected"]
+    assert so_far < 0.5 * expected  # an 80% drop
+    pace = (so_far / expected) / (out["baseline_successes"] / out["baseline_expected"])
+    assert f.outcome_change == pytest.approx(pace - 1, abs=1e-6)
+    assert f.explanation.startswith("Organic search leads +")
+    assert f.explanation.endswith(
+        f"over the 14 days to 2025-09-28: {expected:.0f} SQLs expected by now from these "
+        f"{leads:.0f} leads at the pace of the baseline's 84 days of cohorts, {so_far:.0f} so far"
+    )
+    # the same night without the cohorts cannot judge the rule: skipped, never guessed
+    bare = evaluate(series, catalog, rules, AS_OF)
+    assert bare.skipped()["leads_up_lead_quality_down"] == {"no_cohort_ages": 5}
+
+
+def test_immature_cohorts_raise_no_quality_alert_on_a_fixed_horizon(
+    catalog: pd.DataFrame, early_rules: list[Rule]
+) -> None:
     # Quality halves for leads from 2025-09-22: those cohorts are younger than 7 days on AS_OF,
-    # so neither lead-quality rule may fire, however bad their numbers look.
+    # so neither lead-quality rule on the 7-day rate may fire, however bad their numbers look.
+    rules = early_rules
     onset = date(2025, 9, 22)
     series = make_series(4, "leads_up_quality_down", "organic_search", onset, 0.5)
     young = series[
@@ -366,11 +445,14 @@ def test_immature_cohorts_raise_no_quality_alert(catalog: pd.DataFrame, rules: l
 
 def test_low_volume_is_skipped_and_counted(catalog: pd.DataFrame, rules: list[Rule]) -> None:
     series = make_series(1, "leads_up_quality_down", "organic_search", date(2025, 9, 7), 0.8)
+    cohorts = make_cohorts(
+        series, 1, "leads_up_quality_down", "organic_search", date(2025, 9, 7), 0.8
+    )
     strict = [
         dataclasses.replace(r, min_volume_outcome=10_000) if r.id.startswith("leads_up") else r
         for r in rules
     ]
-    report = evaluate(series, catalog, strict, AS_OF)
+    report = evaluate(prepare(series, catalog, strict, cohorts), catalog, strict, AS_OF)
     assert not [f for f in report.findings if f.rule_id == "leads_up_lead_quality_down"]
     assert report.skipped()["leads_up_lead_quality_down"] == {"low_volume": 5}
     assert report.worst("leads_up_lead_quality_down") == []  # nothing tested, nothing to show
@@ -380,7 +462,7 @@ def test_low_volume_is_skipped_and_counted(catalog: pd.DataFrame, rules: list[Ru
         dataclasses.replace(r, min_volume_outcome=250) if r.id.startswith("leads_up") else r
         for r in rules
     ]
-    report = evaluate(series, catalog, loose, AS_OF)
+    report = evaluate(prepare(series, catalog, loose, cohorts), catalog, loose, AS_OF)
     assert "organic_search" not in {
         e.dimension_value
         for e in report.for_rule("leads_up_lead_quality_down")
@@ -511,17 +593,19 @@ def test_a_metric_that_starts_inside_the_baseline_is_not_a_rise(catalog: pd.Data
 
 def test_benjamini_hochberg_holds_back_a_lone_borderline_result(catalog: pd.DataFrame) -> None:
     # One rule, five channels. On "a" sessions +30% and the engaged rate -20%, each with a
-    # one-sided p near 0.02: it fires alone. On b..e sessions rose 30% too but the engaged rate
-    # held: in the same night the BH-adjusted q of "a" is 5 x p > 0.1, and nothing fires.
-    # Channels whose sessions did not move (f..i) can never fire and stay out of the family.
-    def frame(up: list[str], quiet: list[str]) -> pd.DataFrame:
+    # one-sided p near 0.02. Channels whose sessions did not move (f..i) can never fire and stay
+    # out of the divergence family, where "a" is alone (q = p); but its outcome must also stand
+    # on its own among the five channels the rule tested, and 5 x p > 0.1 does not: a -33% drop
+    # does. On b..e sessions rose 30% too but the engaged rate held: in the same night the
+    # BH-adjusted q of "a" is 5 x p > 0.1, and nothing fires.
+    def frame(up: list[str], quiet: list[str], engaged_a: float = 0.48) -> pd.DataFrame:
         weeks = [date(2025, 7, 21) + timedelta(days=7 * i) for i in range(10)]
         rows = []
         for ch in up + quiet:
             for i, w in enumerate(weeks):
                 rise = i >= 8 and ch in up
                 s = (39.0 if rise else 30.0) + (1 if i % 2 else -1)
-                e = s * (0.48 if rise and ch == "a" else 0.6)
+                e = s * (engaged_a if rise and ch == "a" else 0.6)
                 for metric, num, den in (("sessions", s, np.nan), ("engagement_rate", e, s)):
                     rows.append(
                         dict(
@@ -553,7 +637,14 @@ def test_benjamini_hochberg_holds_back_a_lone_borderline_result(catalog: pd.Data
     alone = evaluate(frame(["a"], ["f", "g", "h", "i"]), catalog, [rule], night)
     ev = next(e for e in alone.evaluations if e.dimension_value == "a")
     assert 0.01 < ev.p_value < 0.1 and ev.q_value == pytest.approx(ev.p_value)
-    assert [f.dimension_value for f in alone.findings] == ["a"] and alone.n_tests == 1
+    assert alone.n_tests == 1
+    out_p = [e.outcome_p for e in alone.evaluations]  # a, f, g, h, i
+    assert benjamini_hochberg(out_p, 0.1)[1][0] > 0.1
+    assert ev.reason == "outcome_not_significant" and alone.findings == []
+    clear = evaluate(frame(["a"], ["f", "g", "h", "i"], 0.40), catalog, [rule], night)
+    out_p = [e.outcome_p for e in clear.evaluations]
+    assert benjamini_hochberg(out_p, 0.1)[1][0] <= 0.1
+    assert [f.dimension_value for f in clear.findings] == ["a"] and clear.n_tests == 1
     quiet = next(e for e in alone.evaluations if e.dimension_value == "f")
     assert quiet.reason.startswith("leading_below_min_effect") and math.isnan(quiet.q_value)
     crowded = evaluate(frame(["a", "b", "c", "d", "e"], []), catalog, [rule], night)

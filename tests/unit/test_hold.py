@@ -20,7 +20,7 @@ from dagster_project.divergence.rule import Rule, RuleError
 from dagster_project.divergence.rules import load_rules, parse_rules
 from dagster_project.runtime.backtest import Replay, replay_nights
 from dagster_project.runtime.night import NightInputs, night_findings, record_night
-from tests.support.metric_frames import AS_OF, make_series, synthetic_catalog
+from tests.support.metric_frames import AS_OF, make_cohorts, make_series, synthetic_catalog
 
 RULE = "sessions_up_nobody_stays"
 KEY = (RULE, "channel", "paid_social")
@@ -37,8 +37,11 @@ def rules(catalog: pd.DataFrame) -> list[Rule]:
     return load_rules(None, catalog)
 
 
-def _replay(series: pd.DataFrame, catalog, rules, start: date, *, hold: bool) -> Replay:
-    return replay_nights(NightInputs(series, catalog, rules, AS_OF), start, AS_OF, hold=hold)
+def _replay(
+    series: pd.DataFrame, catalog, rules, start: date, *, hold: bool, cohorts=None
+) -> Replay:
+    inputs = NightInputs(series, catalog, rules, AS_OF, cohorts)
+    return replay_nights(inputs, start, AS_OF, hold=hold)
 
 
 def _nights_on(replay: Replay, key=KEY, since: date = ONSET) -> list[date]:
@@ -136,25 +139,36 @@ def test_an_episode_recorded_before_holding_is_held_on_its_own_baseline(catalog,
     assert held.evidence["baseline"]["end"] == old.evidence["baseline"]["end"]
 
 
-def _warehouse(path: Path, series: pd.DataFrame, catalog: pd.DataFrame) -> None:
+def _warehouse(
+    path: Path, series: pd.DataFrame, catalog: pd.DataFrame, cohorts: pd.DataFrame
+) -> None:
     con = duckdb.connect(str(path))
     try:
         con.execute("create schema intermediate")
         con.register("s", series)
         con.register("c", catalog)
+        con.register("a", cohorts)
         con.execute("create table main.metric_series as select * from s")
         con.execute("create table main.metric_catalog as select * from c")
+        con.execute("create table main.lead_cohort_ages as select * from a")
         con.execute("create table intermediate.int_run_context (as_of_date date)")
     finally:
         con.close()
 
 
-def test_nightly_run_and_backtest_agree_night_by_night(tmp_path: Path, catalog, rules) -> None:
-    series = make_series(1, "clicks_up_nobody_stays", "paid_social", ONSET, 0.3)
+@pytest.mark.parametrize(
+    ("scenario", "channel", "magnitude"),
+    [("clicks_up_nobody_stays", "paid_social", 0.3), ("leads_up_quality_down", "paid_social", 0.5)],
+)
+def test_nightly_run_and_backtest_agree_night_by_night(
+    tmp_path: Path, catalog, rules, scenario: str, channel: str, magnitude: float
+) -> None:
+    series = make_series(1, scenario, channel, ONSET, magnitude)
+    cohorts = make_cohorts(series, 1, scenario, channel, ONSET, magnitude)
     start = AS_OF - timedelta(days=16)
-    replay = _replay(series, catalog, rules, start, hold=True)
+    replay = _replay(series, catalog, rules, start, hold=True, cohorts=cohorts)
     warehouse = tmp_path / "firewatch.duckdb"
-    _warehouse(warehouse, series, catalog)
+    _warehouse(warehouse, series, catalog, cohorts)
     night = start
     while night <= AS_OF:
         con = duckdb.connect(str(warehouse))
@@ -171,7 +185,16 @@ def test_nightly_run_and_backtest_agree_night_by_night(tmp_path: Path, catalog, 
     assert [(a.alert_id, a.status, a.cleared_at) for a in alerts] == [
         (a.alert_id, a.status, a.cleared_at) for a in replay.alerts
     ]
-    assert any(hold_state(a) and hold_state(a)["basis"] == "hold" for a in alerts)
+    rule_id = (
+        "sessions_up_nobody_stays"
+        if scenario.startswith("clicks")
+        else ("leads_up_lead_quality_down")
+    )
+    # the changed channel's episode was held against its baseline from before it began
+    assert any(
+        a.key == (rule_id, "channel", channel) and (hold_state(a) or {}).get("basis") == "hold"
+        for a in alerts
+    )
 
 
 def test_rule_fields_for_holding(catalog) -> None:

@@ -18,11 +18,11 @@ from tests.support.metric_frames import synthetic_catalog
 
 BUILT_IN = {
     # id: (leading, outcome, outcome_bad)
-    "engagement_up_lead_quality_down": ("ad_engagements", "early_lead_to_sql_rate", "down"),
+    "engagement_up_lead_quality_down": ("ad_engagements", "lead_to_sql_rate", "down"),
     "engagement_up_cac_up": ("ad_engagements", "cac", "up"),
     "reach_up_sales_flat": ("impressions", "customers", "flat"),
     "sessions_up_nobody_stays": ("sessions", "engagement_rate", "down"),
-    "leads_up_lead_quality_down": ("leads", "early_lead_to_sql_rate", "down"),
+    "leads_up_lead_quality_down": ("leads", "lead_to_sql_rate", "down"),
     "traffic_up_returning_share_down": ("sessions", "returning_visitor_share", "down"),
     "spend_up_revenue_flat": ("spend", "revenue", "flat"),
 }
@@ -55,15 +55,37 @@ def test_built_in_rules_load_with_their_settings(catalog: pd.DataFrame) -> None:
     assert {r.id: (r.leading_metric, r.outcome_metric, r.outcome_bad) for r in rules} == BUILT_IN
     by_id = {r.id: r for r in rules}
     quality = by_id["engagement_up_lead_quality_down"]
-    assert (quality.grain, quality.window, quality.baseline, quality.gap) == ("day", 14, 84, 7)
+    assert (quality.grain, quality.window, quality.baseline, quality.gap) == ("day", 14, 84, 0)
+    assert quality.outcome_test == "censored"
     assert quality.dimensions == ("total", "channel")
-    assert (quality.min_volume_leading, quality.min_volume_outcome) == (100, 100)
+    assert (quality.min_volume_leading, quality.min_volume_outcome) == (100, 50)
     assert (quality.min_effect, quality.outcome_floor) == (0.15, 0.10)
     assert quality.severity == "warn" and quality.owner is None
     cac = by_id["engagement_up_cac_up"]
     assert (cac.grain, cac.window, cac.baseline) == ("day", 14, 84)
-    assert by_id["leads_up_lead_quality_down"].min_volume_outcome == 100
+    assert by_id["leads_up_lead_quality_down"].min_volume_outcome == 50
+    assert by_id["leads_up_lead_quality_down"].outcome_test == "censored"
     assert by_id["spend_up_revenue_flat"].min_effect == 0.2
+    # every other rule judges its outcome from metric_series
+    assert {r.id for r in rules if r.outcome_test == "fixed"} == set(BUILT_IN) - {
+        "engagement_up_lead_quality_down",
+        "leads_up_lead_quality_down",
+    }
+
+
+def test_a_censored_outcome_must_be_a_lead_cohort_rate_by_day(catalog: pd.DataFrame) -> None:
+    quality = {"outcome_metric": "lead_to_sql_rate", "grain": "day", "window": 14,
+               "baseline": 84, "outcome_test": "censored"}  # fmt: skip
+    (rule,) = parse_rules({"rules": [good_rule(**quality)]}, catalog, source="test.yml")
+    assert rule.outcome_test == "censored"  # lead_to_sql_rate has no day rows: not needed
+    msg = reject(catalog, good_rule(**{**quality, "outcome_test": "survival"}))
+    assert "rule 'my_rule', field 'outcome_test': 'survival' is not one of fixed, censored" in msg
+    msg = reject(catalog, good_rule(**{**quality, "outcome_metric": "engagement_rate"}))
+    assert (
+        "field 'outcome_test': censored judges a lead cohort's SQLs by age; engagement_rate" in msg
+    )
+    msg = reject(catalog, good_rule(**{**quality, "grain": "week", "window": 2, "baseline": 12}))
+    assert "field 'outcome_test': censored needs grain: day and outcome_bad: down" in msg
 
 
 def test_rules_path_from_environment(
