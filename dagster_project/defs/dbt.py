@@ -4,6 +4,7 @@ The manifest is built at set-up (`make manifest`, i.e. `dbt parse`) and only rea
 at import would cost every Dagster process tens of seconds.
 """
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -133,25 +134,56 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def keep_partial_parse(invocation_target: Path, keep_runs: int = 20) -> None:
-    """Hands dbt's partial-parse state back to the project's target folder, and drops old run
-    folders.
+def partial_parse_state(warehouse: Path) -> Path:
+    """Where dbt's partial-parse state for one warehouse (and dbt target) is kept: dbt counts
+    the warehouse path as part of the profile, so a state written for another warehouse makes
+    it parse the whole project again (10 s of CPU), and two warehouses sharing one file kept
+    overwriting each other's."""
+    target = os.environ.get("FIREWATCH_DBT_TARGET", "duckdb")
+    key = hashlib.sha256(f"{target}|{Path(warehouse).resolve()}".encode()).hexdigest()[:16]
+    return MANIFEST_PATH.parent / "partial_parse" / f"{key}.msgpack"
 
-    dagster-dbt gives every invocation its own target folder, seeded with target/'s
-    partial_parse.msgpack. A warehouse other than the one `make manifest` parsed for is another
-    profile to dbt, so every invocation would parse the whole project again (3 s each, two per
-    night) unless the state it wrote is kept. Copied through a temporary file and os.replace,
-    so a concurrent invocation never reads half a file.
+
+def parse_state_env(warehouse: Path) -> dict[str, str]:
+    """The variable that points dbt at the warehouse's kept partial-parse state (dbt reads it
+    from there and writes the new one into the invocation's target folder); none before the
+    first build of a warehouse."""
+    state = partial_parse_state(warehouse)
+    return {"DBT_PARTIAL_PARSE_FILE_PATH": str(state)} if state.exists() else {}
+
+
+def _replace_with(source: Path, destination: Path) -> None:
+    """Copies through a temporary file and os.replace, so a concurrent reader never sees half a
+    file."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+    shutil.copyfile(source, temporary)
+    os.replace(temporary, destination)
+
+
+def keep_partial_parse(
+    invocation_target: Path, warehouse: Path | None = None, keep_runs: int = 20
+) -> None:
+    """Hands dbt's partial-parse state back (to the warehouse's own file, and to the project's
+    target folder for dbt run by hand), and drops old run folders and states.
+
+    dagster-dbt gives every invocation its own target folder; the state dbt writes there would
+    be lost, and every invocation would parse the whole project again (two per night).
     """
     source = invocation_target / "partial_parse.msgpack"
     project_target = MANIFEST_PATH.parent
     destination = project_target / "partial_parse.msgpack"
+    if source.exists() and warehouse is not None:
+        _replace_with(source, partial_parse_state(warehouse))
     if source.exists() and (
         not destination.exists() or source.stat().st_mtime_ns > destination.stat().st_mtime_ns
     ):
-        temporary = destination.with_name(f".partial_parse.{os.getpid()}.tmp")
-        shutil.copyfile(source, temporary)
-        os.replace(temporary, destination)
+        _replace_with(source, destination)
+    states = sorted(
+        (project_target / "partial_parse").glob("*.msgpack"), key=lambda p: p.stat().st_mtime_ns
+    )
+    for old in states[:-keep_runs]:
+        old.unlink(missing_ok=True)
     runs = sorted(
         (p for p in project_target.glob("firewatch_*-*") if p.is_dir()),
         key=lambda p: p.stat().st_mtime_ns,
@@ -181,7 +213,7 @@ def _build(
         args.append("--full-refresh")
     stage = "dbt events" if incremental else "dbt"
     total, built, checked = len(context.selected_asset_keys), 0, 0
-    with _environment(window.dbt_env()):
+    with _environment({**window.dbt_env(), **parse_state_env(settings.warehouse)}):
         invocation = dbt.cli(args, context=context)
         try:
             for event in invocation.stream():
@@ -201,7 +233,7 @@ def _build(
                 except subprocess.TimeoutExpired:
                     invocation.process.kill()
             raise
-    keep_partial_parse(Path(invocation.target_path))
+    keep_partial_parse(Path(invocation.target_path), settings.warehouse)
     if incremental:
         record_build(settings.warehouse, full_refresh=full)
     how = "rebuilt from scratch" if full else f"from {window.first_night or 'the lookback'}"

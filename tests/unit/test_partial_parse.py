@@ -1,0 +1,62 @@
+"""dbt's partial-parse state kept per warehouse (defs/dbt.py): dbt counts the warehouse path as
+part of the profile, so a state written for one warehouse is useless for another, and two
+warehouses sharing one file (two test workers, two projects) made every dbt call parse the whole
+project again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dagster_project.defs import dbt as dbt_defs
+
+
+@pytest.fixture
+def target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "target"
+    folder.mkdir()
+    monkeypatch.setattr(dbt_defs, "MANIFEST_PATH", folder / "manifest.json")
+    monkeypatch.delenv("FIREWATCH_DBT_TARGET", raising=False)
+    return folder
+
+
+def _invocation(root: Path, name: str, content: bytes) -> Path:
+    folder = root / name
+    folder.mkdir()
+    (folder / "partial_parse.msgpack").write_bytes(content)
+    return folder
+
+
+def test_each_warehouse_keeps_its_own_state(tmp_path: Path, target: Path) -> None:
+    one, two = tmp_path / "one.duckdb", tmp_path / "two.duckdb"
+    assert dbt_defs.parse_state_env(one) == {}  # nothing kept before its first build
+    dbt_defs.keep_partial_parse(_invocation(tmp_path, "a", b"state of one"), one)
+    dbt_defs.keep_partial_parse(_invocation(tmp_path, "b", b"state of two"), two)
+    state_one = Path(dbt_defs.parse_state_env(one)["DBT_PARTIAL_PARSE_FILE_PATH"])
+    state_two = Path(dbt_defs.parse_state_env(two)["DBT_PARTIAL_PARSE_FILE_PATH"])
+    assert state_one.read_bytes() == b"state of one"  # not overwritten by the other warehouse
+    assert state_two.read_bytes() == b"state of two"
+    # the same warehouse by another spelling of its path is the same state
+    same = tmp_path / "x" / ".." / "one.duckdb"
+    assert dbt_defs.partial_parse_state(same) == state_one
+    # the project's own copy (for dbt run by hand) is the latest one
+    assert (target / "partial_parse.msgpack").read_bytes() == b"state of two"
+    assert not list(target.glob("**/*.tmp"))
+
+
+def test_another_dbt_target_is_another_state(
+    tmp_path: Path, target: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    duckdb_state = dbt_defs.partial_parse_state(warehouse)
+    monkeypatch.setenv("FIREWATCH_DBT_TARGET", "postgres")
+    assert dbt_defs.partial_parse_state(warehouse) != duckdb_state
+
+
+def test_old_states_are_dropped(tmp_path: Path, target: Path) -> None:
+    for i in range(4):
+        invocation = _invocation(tmp_path, f"run{i}", b"s%d" % i)
+        dbt_defs.keep_partial_parse(invocation, tmp_path / f"w{i}.duckdb", keep_runs=2)
+    kept = sorted(p.read_bytes() for p in (target / "partial_parse").glob("*.msgpack"))
+    assert kept == [b"s2", b"s3"]
