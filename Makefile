@@ -78,6 +78,7 @@ postgres-test: $(MANIFEST)
 
 bench-detection: $(MANIFEST)
 	$(BIN)/python bench/detection.py
+	$(BIN)/python bench/detection_cohorts.py --out docs/detection.md
 
 # Pipeline performance: full build, nightly, doubled history, checks and code-location load per
 # profile against a hand-written DuckDB floor -> docs/performance.md (most of the time goes to

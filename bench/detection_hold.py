@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from bench.detection_runs import (  # noqa: E402
     CACHE,
     RULE_OF_KIND,
-    build,
+    build_all,
     load_run,
     plan,
 )
@@ -166,14 +166,14 @@ def section(results: list[dict[str, Any]], command: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str) -> None:
+def write_section(path: Path, text: str, heading: str = SECTION) -> None:
     """Replaces the section in `path` (from its heading to the next `## ` heading), or adds it."""
     doc = path.read_text(encoding="utf-8")
-    start = doc.find(SECTION)
+    start = doc.find(heading)
     if start < 0:
         doc = doc.rstrip("\n") + "\n\n" + text
     else:
-        end = doc.find("\n## ", start + len(SECTION))
+        end = doc.find("\n## ", start + len(heading))
         doc = doc[:start] + text + (doc[end + 1 :] if end >= 0 else "")
     path.write_text(doc, encoding="utf-8")
 
@@ -201,10 +201,7 @@ def main() -> int:
     )
     started = time.perf_counter()
     if args.stage in ("all", "build"):
-        with ProcessPoolExecutor(args.workers) as pool:
-            for done, run_id in enumerate(pool.map(build, runs), start=1):
-                print(f"[{time.perf_counter() - started:6.0f}s] built {done}/{len(runs)} {run_id}",
-                      flush=True)  # fmt: skip
+        build_all(runs, args.workers)
     if args.stage == "build":
         return 0
     ids = [r.run_id for r in runs if (CACHE / r.run_id / "done").exists()]

@@ -120,7 +120,7 @@ def build(spec: RunSpec) -> str:
     from dagster_project.runtime.lab import build_metrics
 
     target = CACHE / spec.run_id
-    if (target / "done").exists():
+    if (target / "done").exists() and (target / "cohorts.parquet").exists():
         return spec.run_id
     work = Path(tempfile.mkdtemp(prefix=f"fw-detect-{spec.run_id}-"))
     try:
@@ -142,10 +142,12 @@ def build(spec: RunSpec) -> str:
                 [_metrics_to_keep()],
             ).df()
             catalog = con.execute("select * from main.metric_catalog").df()
+            cohorts = con.execute("select * from main.lead_cohort_ages").df()
         finally:
             con.close()
         target.mkdir(parents=True, exist_ok=True)
         series.to_parquet(target / "series.parquet", index=False)
+        cohorts.to_parquet(target / "cohorts.parquet", index=False)
         catalog.to_parquet(target / "catalog.parquet", index=False)
         meta = {
             "spec": {**spec.__dict__, "onset": spec.onset.isoformat() if spec.onset else None},
@@ -157,6 +159,17 @@ def build(spec: RunSpec) -> str:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return spec.run_id
+
+
+def build_all(specs: list[RunSpec], workers: int) -> None:
+    """Stage 1 for every run not cached yet, `workers` at a time, a line as each is done."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    started = time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        for done, run_id in enumerate(pool.map(build, specs), start=1):
+            print(f"[{time.perf_counter() - started:6.0f}s] built {done}/{len(specs)} {run_id}",
+                  flush=True)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------- stage 2
@@ -171,6 +184,7 @@ def load_run(run_id: str) -> tuple[dict[str, Any], Any, date, date]:
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     series = pd.read_parquet(folder / "series.parquet")
     catalog = pd.read_parquet(folder / "catalog.parquet")
+    cohorts = pd.read_parquet(folder / "cohorts.parquet")
     rules = load_rules(None, catalog)
     end = date.fromisoformat(meta["end_date"])
     onset = date.fromisoformat(meta["spec"]["onset"]) if meta["spec"]["onset"] else None
@@ -178,7 +192,7 @@ def load_run(run_id: str) -> tuple[dict[str, Any], Any, date, date]:
         first, last = end - timedelta(days=NULL_NIGHTS - 1), end
     else:
         first, last = onset - timedelta(days=BEFORE_ONSET), min(end, onset + timedelta(AFTER_ONSET))
-    return meta, NightInputs(series, catalog, rules, end), first, last
+    return meta, NightInputs(series, catalog, rules, end, cohorts), first, last
 
 
 def evaluate_run(run_id: str) -> dict[str, Any]:

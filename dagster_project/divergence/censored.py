@@ -53,8 +53,8 @@ def index_cohorts(frame: pd.DataFrame) -> dict[tuple[str, str], CohortAges]:
         return out
     days = pd.to_datetime(frame["cohort_date"]).to_numpy().astype("datetime64[D]")
     ordinals = days.astype(np.int64) + EPOCH_ORDINAL
-    ages = pd.to_numeric(frame["days_to_sql"], errors="coerce").to_numpy(dtype=float)
-    leads = pd.to_numeric(frame["leads"]).to_numpy(dtype=float)
+    ages = pd.to_numeric(frame["age_at_sql_days"], errors="coerce").to_numpy(dtype=float)
+    leads = pd.to_numeric(frame["lead_count"]).to_numpy(dtype=float)
     keys = frame["dimension"].astype(str) + "\x1f" + frame["dimension_value"].astype(str)
     for key, rows in keys.groupby(keys, sort=False).indices.items():
         dimension, value = key.split("\x1f", 1)

@@ -251,5 +251,6 @@ def make_cohorts(
     for (day, age), k in by_total.items():
         rows.append((day, "total", "total", math.nan if age < 0 else age, k))
     return pd.DataFrame(
-        rows, columns=["cohort_date", "dimension", "dimension_value", "days_to_sql", "leads"]
+        rows,
+        columns=["cohort_date", "dimension", "dimension_value", "age_at_sql_days", "lead_count"],
     )

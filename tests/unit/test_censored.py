@@ -107,8 +107,8 @@ def test_index_cohorts_splits_by_dimension_value() -> None:
             "cohort_date": ["2025-09-02", "2025-09-01", "2025-09-01"],
             "dimension": ["channel", "channel", "total"],
             "dimension_value": ["email", "email", "total"],
-            "days_to_sql": [None, 3, 3],
-            "leads": [4, 2, 2],
+            "age_at_sql_days": [None, 3, 3],
+            "lead_count": [4, 2, 2],
         }
     )
     by_value = index_cohorts(frame)

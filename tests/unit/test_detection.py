@@ -392,7 +392,8 @@ def test_a_quality_drop_is_judged_from_every_cohort_and_said_in_sqls(
         & (cohorts.cohort_date >= f.window_start)
         & (cohorts.cohort_date <= AS_OF)
     ]
-    leads, so_far = rows["leads"].sum(), rows.loc[rows.days_to_sql.notna(), "leads"].sum()
+    leads = rows["lead_count"].sum()
+    so_far = rows.loc[rows.age_at_sql_days.notna(), "lead_count"].sum()
     assert (out["window_trials"], out["window_successes"]) == (leads, so_far)
     expected = out["window_expected"]
     assert so_far < 0.5 * expected  # an 80% drop

@@ -10,7 +10,7 @@ leads as (
         cohort_date,
         coalesce({{ dbt.cast('channel', dbt.type_string()) }}, 'unattributed') as channel,
         -- an SQL stamped before the contact's creation counts as on its first day
-        case when days_to_sql < 0 then 0 else days_to_sql end as days_to_sql
+        case when days_to_sql < 0 then 0 else days_to_sql end as age_at_sql_days
     from {{ ref('int_lead_cohorts') }}
 ),
 
@@ -19,10 +19,10 @@ by_total as (
         cohort_date,
         'total' as dimension,
         'total' as dimension_value,
-        days_to_sql,
-        count(*) as leads
+        age_at_sql_days,
+        count(*) as lead_count
     from leads
-    group by cohort_date, days_to_sql
+    group by cohort_date, age_at_sql_days
 ),
 
 by_channel as (
@@ -30,10 +30,10 @@ by_channel as (
         cohort_date,
         'channel' as dimension,
         channel as dimension_value,
-        days_to_sql,
-        count(*) as leads
+        age_at_sql_days,
+        count(*) as lead_count
     from leads
-    group by cohort_date, channel, days_to_sql
+    group by cohort_date, channel, age_at_sql_days
 ),
 
 final as (
