@@ -14,7 +14,9 @@ Hysteresis: hard to open, easier to keep.
   directions, both effects at their floors, a `flat` outcome still not following at fdr) with
   the divergence p-value <= the rule's `hold_p` (default 0.2), unadjusted: one hypothesis per
   open episode, asked only because it already passed the adjusted test once. A night's
-  discovery on the same rule and value holds it too (and keeps its anchor).
+  discovery on the same rule and value holds it too (and keeps its anchor). A lead-cohort
+  (censored) rule's window here is every cohort since the baseline ended, up to twice its
+  window (`hold_window`): its 14 days of young cohorts hold too few SQLs to keep an episode.
 * Clear: `merge_alerts` clears an episode once `clear_after_nights` (default 3) nights have
   passed since it last held, i.e. after that many failed nights in a row.
 
@@ -70,11 +72,25 @@ def _with_state(found: Finding, state: dict[str, Any]) -> Finding:
     return replace(found, evidence={**found.evidence, HOLD: state})
 
 
+def hold_window(rule: Rule, baseline_end: date, as_of: date) -> int:
+    """Days an open episode of a censored (lead-cohort) rule is judged on: every cohort since
+    its baseline ended, at most twice the rule's window, in whole weeks. A 14-day window of
+    young cohorts holds a few SQLs, and its p-value crossed hold_p by chance for three nights
+    in a row while a 40% drop went on; four weeks of cohorts against the fixed baseline keep
+    the evidence, and a drop that ends clears within about four weeks. Other rules: their
+    window."""
+    if rule.outcome_test != "censored":
+        return rule.window
+    since = 7 * ((as_of - baseline_end).days // 7)
+    return max(rule.window, min(2 * rule.window, since))
+
+
 def _held(
     prepared: PreparedSeries, rule: Rule, alert: Alert, baseline_end: date, as_of: date, fdr: float
 ) -> Finding | None:
     """The episode judged tonight against its fixed baseline: a finding if it holds."""
     anchor = last_period_start(baseline_end, rule.grain)
+    rule = replace(rule, window=hold_window(rule, baseline_end, as_of))
     plan = plan_anchored(prepared, rule, alert.dimension, alert.dimension_value, as_of, anchor)
     if plan.reason or plan.leading is None or plan.outcome is None:
         return None

@@ -15,7 +15,7 @@ import pytest
 
 from dagster_project.divergence.detect import detect, prepare
 from dagster_project.divergence.episodes import Alert, hold_state, merge_alerts
-from dagster_project.divergence.hold import judge_night
+from dagster_project.divergence.hold import hold_window, judge_night
 from dagster_project.divergence.rule import Rule, RuleError
 from dagster_project.divergence.rules import load_rules, parse_rules
 from dagster_project.runtime.backtest import Replay, replay_nights
@@ -223,3 +223,35 @@ def test_alert_rows_keep_their_shape() -> None:
         "owner",
         "question",
     ]
+
+
+def test_a_lead_cohort_episode_is_held_on_up_to_four_weeks_of_cohorts(rules) -> None:
+    by_id = {r.id: r for r in rules}
+    quality, clicks = by_id["engagement_up_lead_quality_down"], by_id[RULE]
+    end = date(2025, 8, 31)  # the episode's baseline ended here
+    # whole weeks of cohorts since the baseline ended, between the window and twice it
+    assert [hold_window(quality, end, end + timedelta(days=d)) for d in (14, 20, 21, 27, 40)] == [
+        14,
+        14,
+        21,
+        21,
+        28,
+    ]
+    assert hold_window(clicks, end, end + timedelta(days=40)) == clicks.window  # not censored
+
+
+def test_a_lasting_quality_drop_stays_active_to_the_end(catalog, rules) -> None:
+    # Paid social (~140 leads a week) loses 30% of its lead quality while engagement rises,
+    # for the last 35 nights. Held on 14 days of young cohorts, the episode was lost before the
+    # end on 2 of these 6 seeds (three nights in a row above hold_p by chance); on up to four
+    # weeks of cohorts it is active on the last night whenever it was found.
+    key = ("engagement_up_lead_quality_down", "channel", "paid_social")
+    found = active = 0
+    for seed in range(1, 7):
+        args = (seed, "engagement_up_quality_down", "paid_social", ONSET, 0.3)
+        series = make_series(*args)
+        cohorts = make_cohorts(series, *args)
+        replay = _replay(series, catalog, rules, ONSET, hold=True, cohorts=cohorts)
+        found += any(a.key == key for a in replay.alerts)
+        active += key in replay.active[AS_OF]
+    assert found >= 5 and active == found
