@@ -131,12 +131,21 @@ def judge_night(
     fdr: float = 0.1,
     screen: bool = True,
     hold: bool = True,
+    accepted: Mapping[tuple[str, str, str], date] | None = None,
 ) -> list[Finding]:
     """The night's findings: `detect`'s, each carrying its episode's hold state, and the open
     episodes (from `previous`, the alerts so far) that hold against their baseline from before
     they began. `hold=False`: `detect`'s findings alone (each night judged afresh). Same
-    inputs, same findings, in a fixed order (rule id, dimension, dimension value)."""
+    inputs, same findings, in a fixed order (rule id, dimension, dimension value).
+
+    `accepted`: rule x dimension value -> the first day of a level people accepted (a
+    dismissed queue item, `queue.accepted_levels`): the rule is re-based there for that value.
+    Its open episode is no longer held (it clears after `clear_after_nights`), and it finds
+    nothing again until its baseline starts on or after that day: the accepted level is the
+    norm it is judged against."""
     found = evaluate(series, catalog, rules, as_of, fdr=fdr, screen=screen).findings
+    accepted = accepted or {}
+    found = [f for f in found if _after_accepted(f, accepted)]
     if not hold:
         return found
     open_now = open_episodes(previous, as_of)
@@ -150,7 +159,7 @@ def judge_night(
         out[key] = _with_state(f, _state(rule, baseline_end, "discovery", None))
     for key, alert in open_now.items():
         rule = rule_of.get(alert.rule_id)
-        if key in out or rule is None or alert.dimension not in rule.dimensions:
+        if key in out or key in accepted or rule is None or alert.dimension not in rule.dimensions:
             continue
         state = hold_state(alert)
         baseline_end = state["baseline_end"] if state else _evidence_baseline_end(alert)
@@ -160,6 +169,13 @@ def judge_night(
         if held is not None:
             out[key] = held
     return [out[key] for key in sorted(out, key=lambda k: (k[0], DIMENSIONS.index(k[1]), k[2]))]
+
+
+def _after_accepted(found: Finding, accepted: Mapping[tuple[str, str, str], date]) -> bool:
+    """A finding is kept unless people accepted its value's level and its baseline starts
+    before that level began."""
+    since = accepted.get((found.rule_id, found.dimension, found.dimension_value))
+    return since is None or date.fromisoformat(found.evidence["baseline"]["start"]) >= since
 
 
 def _evidence_baseline_end(alert: Alert) -> str | None:

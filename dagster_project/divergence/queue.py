@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from dagster_project.divergence.episodes import Alert
+from dagster_project.divergence.episodes import Alert, hold_state
 
 # Service level: days from opening to the due date, per severity.
 DUE_DAYS = {"error": 2, "warn": 7}
@@ -165,3 +165,25 @@ def build_queue(alerts: list[Alert], log: list[LogEntry], today: date) -> list[Q
             )
         )
     return items
+
+
+def accepted_levels(alerts: list[Alert], log: list[LogEntry]) -> dict[tuple[str, str, str], date]:
+    """Rule x dimension value -> the first day of a level people accepted: an item whose last
+    decision is a dismissal (nothing to fix, this is how it is now) accepts the level of each
+    of its alerts since their change began (the day after the baseline each was held
+    against). The rule is then re-based there for that value (`hold.judge_night`)."""
+    out: dict[tuple[str, str, str], date] = {}
+    items = build_queue(alerts, log, date.max)
+    by_id = {a.alert_id: a for a in alerts}
+    for item in items:
+        if item.status not in ("dismissed", "resolved") or item.note is None:
+            continue  # `note` is set when the item's latest decision was a dismissal
+        for alert_id in item.alert_ids.split(","):
+            alert = by_id.get(alert_id)
+            if alert is None:
+                continue
+            state = hold_state(alert) or {}
+            end = state.get("baseline_end")
+            start = date.fromisoformat(end) + timedelta(days=1) if end else alert.window_start
+            out[alert.key] = max(out.get(alert.key, start), start)
+    return out

@@ -16,7 +16,7 @@ from dagster_project.divergence.findings import Finding
 from dagster_project.divergence.rule import Rule
 from dagster_project.divergence.rules import declared_rule_ids, load_rules
 from dagster_project.warehouse.connection import open_warehouse, run_as_of
-from dagster_project.warehouse.decisions import read_alerts, save_night
+from dagster_project.warehouse.decisions import read_alerts, read_log, save_night
 
 if TYPE_CHECKING:  # imported where used: the code location loads without pandas (0.8 s)
     import pandas as pd
@@ -58,23 +58,34 @@ def read_inputs(warehouse: Path, rules_file: str | Path | None = None) -> NightI
     return NightInputs(series=series, catalog=catalog, rules=rules, as_of=as_of, cohorts=cohorts)
 
 
-def read_episodes(warehouse: Path) -> list[Alert]:
-    """The alert episodes so far (`alerts`), for holding the open ones; none before the first
-    night."""
+def read_episodes(warehouse: Path) -> tuple[list[Alert], dict[tuple[str, str, str], date]]:
+    """The alert episodes so far (`alerts`), for holding the open ones, and the levels people
+    accepted in the decision log (dismissed items), where rules are re-based; none before
+    the first night."""
+    from dagster_project.divergence.queue import accepted_levels
+
     with open_warehouse(warehouse, read_only=True) as con:
-        return read_alerts(con)
+        alerts = read_alerts(con)
+        return alerts, accepted_levels(alerts, read_log(con))
 
 
-def findings_for(inputs: NightInputs, episodes: Sequence[Alert] = ()) -> list[Finding]:
+def findings_for(
+    inputs: NightInputs,
+    episodes: Sequence[Alert] = (),
+    accepted: dict[tuple[str, str, str], date] | None = None,
+) -> list[Finding]:
     """The night's findings: discoveries, and the open `episodes` that still hold against the
-    baseline from before they began (`divergence/hold.py`; the backtest calls the same)."""
+    baseline from before they began (`divergence/hold.py`; the backtest calls the same), the
+    rules re-based where people `accepted` a level."""
     # Imported here: statsmodels takes most of a second to import, and the Dagster code
     # location (which imports this module) should load fast.
     from dagster_project.divergence.detect import prepare
     from dagster_project.divergence.hold import judge_night
 
     prepared = prepare(inputs.series, inputs.catalog, inputs.rules, inputs.cohorts)
-    return judge_night(prepared, inputs.catalog, inputs.rules, inputs.as_of, episodes)
+    return judge_night(
+        prepared, inputs.catalog, inputs.rules, inputs.as_of, episodes, accepted=accepted
+    )
 
 
 @dataclass(frozen=True)
@@ -91,11 +102,11 @@ def night_findings(warehouse: Path, rules_file: str | Path | None = None) -> Nig
     """Every rule over the warehouse's metrics, once a night (over thousands of series it
     takes seconds): the checks and the alerts asset both read the result."""
     inputs = read_inputs(Path(warehouse), rules_file)
-    episodes = read_episodes(Path(warehouse))
+    episodes, accepted = read_episodes(Path(warehouse))
     return NightFindings(
         as_of=inputs.as_of,
         rule_ids=tuple(rule.id for rule in inputs.rules),
-        findings=tuple(findings_for(inputs, episodes)),
+        findings=tuple(findings_for(inputs, episodes, accepted)),
     )
 
 

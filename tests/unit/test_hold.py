@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -15,11 +15,14 @@ import pytest
 
 from dagster_project.divergence.detect import detect, prepare
 from dagster_project.divergence.episodes import Alert, hold_state, merge_alerts
-from dagster_project.divergence.hold import hold_window, judge_night
+from dagster_project.divergence.findings import Finding
+from dagster_project.divergence.hold import _after_accepted, hold_window, judge_night
+from dagster_project.divergence.queue import LogEntry, accepted_levels, decision_id
 from dagster_project.divergence.rule import Rule, RuleError
 from dagster_project.divergence.rules import load_rules, parse_rules
 from dagster_project.runtime.backtest import Replay, replay_nights
 from dagster_project.runtime.night import NightInputs, night_findings, record_night
+from dagster_project.warehouse.decisions import read_alerts, read_log, record_action
 from tests.support.metric_frames import AS_OF, make_cohorts, make_series, synthetic_catalog
 
 RULE = "sessions_up_nobody_stays"
@@ -255,3 +258,72 @@ def test_a_lasting_quality_drop_stays_active_to_the_end(catalog, rules) -> None:
         found += any(a.key == key for a in replay.alerts)
         active += key in replay.active[AS_OF]
     assert found >= 5 and active == found
+
+
+def test_a_dismissed_level_re_bases_the_rule_for_that_value(tmp_path: Path, catalog, rules) -> None:
+    """Issue 13 item 2: a person who dismisses the item accepts the new level. From the next
+    night the episode is not held (it clears after clear_after_nights), and the rule finds
+    nothing on that value until its baseline starts at the accepted level; every other
+    value, and a `decide`, change nothing."""
+    series = make_series(1, "clicks_up_nobody_stays", "paid_social", ONSET, 0.3)
+    cohorts = make_cohorts(series, 1)
+    warehouse = tmp_path / "firewatch.duckdb"
+    _warehouse(warehouse, series, catalog, cohorts)
+
+    def night(day: date) -> list:
+        con = duckdb.connect(str(warehouse))
+        con.execute("delete from intermediate.int_run_context")
+        con.execute("insert into intermediate.int_run_context values (?)", [day])
+        con.close()
+        tonight = night_findings(warehouse)
+        return record_night(warehouse, tonight.findings, tonight.as_of)
+
+    first = ONSET + timedelta(days=14)
+    day = first
+    while not any(a.key == KEY for a in night(day)):
+        day += timedelta(days=1)
+    con = duckdb.connect(str(warehouse))
+    alerts = read_alerts(con)
+    (episode,) = [a for a in alerts if a.key == KEY]
+    change = date.fromisoformat(hold_state(episode)["baseline_end"]) + timedelta(days=1)
+    decided = [LogEntry(1, decision_id(episode), "decide", "ana", datetime(2025, 9, 1), "pause")]
+    assert accepted_levels(alerts, decided) == {}  # a decision to act accepts nothing
+    record_action(con, decision_id(episode), "acknowledge", "ana")
+    assert accepted_levels(alerts, read_log(con)) == {}
+    record_action(con, decision_id(episode), "dismiss", "ana", text="the new audience is fine")
+    assert accepted_levels(read_alerts(con), read_log(con)) == {KEY: change}
+    con.close()
+    after = [night(day + timedelta(days=k)) for k in range(1, 5)]
+    status = [next(a.status for a in alerts if a.key == KEY) for alerts in after]
+    # held open for clear_after_nights (3) nights after its last finding, then cleared for good
+    assert status == ["active", "active", "cleared", "cleared"]
+    assert [a for a in after[-1] if a.key == KEY and a.first_detected_at > day] == []
+    # a finding on that value whose baseline starts before the accepted level is dropped, one
+    # whose baseline starts at it or later is kept
+    found = dataclasses.replace(
+        _finding_for(KEY), evidence={"baseline": {"start": (change - timedelta(1)).isoformat()}}
+    )
+    assert not _after_accepted(found, {KEY: change})
+    later = dataclasses.replace(found, evidence={"baseline": {"start": change.isoformat()}})
+    assert _after_accepted(later, {KEY: change}) and _after_accepted(found, {})
+
+
+def _finding_for(key: tuple[str, str, str]) -> Finding:
+    rule_id, dimension, value = key
+    return Finding(
+        rule_id=rule_id,
+        leading_metric="sessions",
+        outcome_metric="engagement_rate",
+        dimension=dimension,
+        dimension_value=value,
+        window_start=AS_OF,
+        window_end=AS_OF,
+        leading_change=0.3,
+        outcome_change=-0.2,
+        severity="warn",
+        explanation="",
+        owner="web",
+        question="",
+        as_of=AS_OF,
+        evidence={},
+    )
