@@ -243,13 +243,13 @@ def rule_table(results: list[dict[str, Any]]) -> list[str]:
     nulls = [r for r in results if r["spec"]["kind"] == "null"]
     episodes, null_nights = null_rates(nulls)
     lines = [
-        "| rule | scenario runs | active at the end | nights alerting / nights since onset "
-        "| false episodes / 90 nights (null) |",
-        "|---|---|---|---|---|",
+        "| rule | scenario runs | active at the end | of the runs it alerted on "
+        "| nights alerting / nights since onset | false episodes / 90 nights (null) |",
+        "|---|---|---|---|---|---|",
     ]
     for rule_id in sorted(set(RULE_OF_KIND.values())):
         runs = [r for r in scen if RULE_OF_KIND[r["spec"]["kind"]] == rule_id]
-        at_end = on = since = 0
+        at_end = on = since = alerted = 0
         for r in runs:
             spec = r["spec"]
             nights = [
@@ -257,13 +257,14 @@ def rule_table(results: list[dict[str, Any]]) -> list[str]:
                 if n >= spec["onset"]
             ]  # fmt: skip
             at_end += r["last_night"] in nights
+            alerted += bool(nights)
             on += len(nights)
             last, onset = date.fromisoformat(r["last_night"]), date.fromisoformat(spec["onset"])
             since += (last - onset).days + 1
         rate = 90 * episodes.get(rule_id, 0) / null_nights if null_nights else 0.0
         share = f"{on / since:.2f} ({on}/{since})" if since else "n/a"
         lines.append(
-            f"| {rule_id} | {len(runs)} | {at_end}/{len(runs)} | {share} | "
+            f"| {rule_id} | {len(runs)} | {at_end}/{len(runs)} | {at_end}/{alerted} | {share} | "
             f"{rate:.3f} ({episodes.get(rule_id, 0)} in {null_nights} nights) |"
         )
     return lines
@@ -307,7 +308,8 @@ def section(results: list[dict[str, Any]], command: str) -> str:
         "episodes held, as `firewatch backtest` does):",
         "",
         f"- {len(scen)} scenario runs (182 days; onsets 35-41 days before the end, on "
-        f"{', '.join(weekdays)}; effects 20-50%; seeds {SEED} and up), and {len(nulls)} null runs "
+        f"{', '.join(weekdays)}; effects 20-50%; seeds "
+        f"{min(r['spec']['seed'] for r in scen)} and up), and {len(nulls)} null runs "
         f"(small profile, the last 90 nights replayed, {null_nights} nights in all).",
         "- *recall <= N d*: the rule alerted on the changed channel within N days of the onset "
         "(with a window reaching past it); *TTD*: days from the onset to that first night.",
