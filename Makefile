@@ -12,7 +12,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 DEMO_SCENARIO ?= clicks_up_nobody_stays:paid_search:2025-09-08
 
-.PHONY: install manifest demo run test test-fast lint dev clean bench-detection bench docs reliability postgres-test
+.PHONY: install manifest demo run test test-fast lint dev clean bench-detection bench docs reliability postgres-test postgres-demo
 
 # A line per stage, and pip's own output for the long one (a line per package it collects, then
 # on a terminal a bar of the packages it installs): a first install takes 1-2 min from pip's
@@ -69,12 +69,21 @@ lint: $(STAMP)
 
 # Detection quality: 56 scenario + 200 null runs, about 1 h on 2 cores (cached in
 # bench/.cache/detection, so a rule change re-tallies with `--stage evaluate` in minutes).
-# The dbt project on PostgreSQL (docs/engines.md): a throwaway server (Debian's postgresql package,
-# installed with apt-get when missing and run as root; initdb + pg_ctl on 127.0.0.1, no Docker),
-# the tiny landing's raw tables copied into it with COPY, `dbt build --target postgres`, and every
-# public mart compared with DuckDB's. About 1.5 min, most of it building the tiny warehouse first.
+# PostgreSQL (docs/engines.md): a throwaway server (Debian's postgresql package, installed with
+# apt-get when missing and run as root; initdb + pg_ctl on 127.0.0.1, no Docker); the tiny
+# landing's dbt marts compared with DuckDB's, the whole night on both engines compared (marts,
+# alerts, queue, people's commands, a second night), the warehouse interface on both.
 postgres-test: $(MANIFEST)
-	$(BIN)/python -m pytest -q tests/e2e/test_postgres_equality.py
+	$(BIN)/python -m pytest -q tests/e2e/test_postgres_equality.py \
+		tests/e2e/test_postgres_pipeline.py tests/integration/test_warehouse_engines.py
+
+# The night on a throwaway PostgreSQL (docs/engines.md): a server of its own, `firewatch run
+# --target postgres` on the sample landing `make demo` generated, the queue, then the server and
+# its data are gone. The DuckDB staging file is warehouse/postgres_stage.duckdb.
+postgres-demo: $(MANIFEST) $(DAGSTER_HOME)/dagster.yaml
+	test -d data/raw || $(BIN)/firewatch generate --out data --profile small --scenario $(DEMO_SCENARIO)
+	$(BIN)/python -m tests.support.postgres --run '$(BIN)/firewatch run --raw-dir data/raw \
+		--warehouse warehouse/postgres_stage.duckdb && $(BIN)/firewatch queue'
 
 bench-detection: $(MANIFEST)
 	$(BIN)/python bench/detection.py

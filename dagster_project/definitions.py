@@ -3,6 +3,7 @@ its resources."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import dagster as dg
@@ -21,7 +22,7 @@ from dagster_project.defs.progress import LogProgress, Progress
 from dagster_project.defs.raw import build_raw_assets
 from dagster_project.defs.schedules import build_failure_sensor, build_schedule
 from dagster_project.settings import Settings
-from dagster_project.warehouse.run_lock import hold_run_lock
+from dagster_project.warehouse.run_lock import hold_database_lock, hold_run_lock
 
 NIGHTLY_JOB = "nightly"
 
@@ -39,7 +40,10 @@ def settings_resource(settings: Settings) -> dg.ResourceDefinition:
 
     @dg.resource(description="Paths and schedule; holds the warehouse's run lock for the run.")
     def firewatch_settings(context: dg.InitResourceContext) -> Iterator[Settings]:
-        with hold_run_lock(settings.warehouse, say=context.log.warning):
+        with contextlib.ExitStack() as held:
+            held.enter_context(hold_run_lock(settings.warehouse, say=context.log.warning))
+            if settings.postgres is not None:  # runs from other machines, too
+                held.enter_context(hold_database_lock(settings.postgres, say=context.log.warning))
             yield settings
 
     return firewatch_settings

@@ -14,6 +14,15 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dagster_project.warehouse.target import (
+    DUCKDB,
+    POSTGRES,
+    TARGET_ENV,
+    TARGETS,
+    Location,
+    PostgresConfig,
+)
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
@@ -173,12 +182,28 @@ class Settings:
     cron: str = DEFAULT_CRON
     timezone: str = DEFAULT_TIMEZONE
     partitions_start: str = DEFAULT_PARTITIONS_START
+    # The engine the marts, alerts and the queue live in (docs/engines.md). On PostgreSQL the
+    # DuckDB file above stays the loader's checked staging copy of the landing folder.
+    target: str = DUCKDB
+    postgres: PostgresConfig | None = None
 
     @classmethod
     def from_env(
-        cls, raw_dir: str | Path | None = None, warehouse: str | Path | None = None
+        cls,
+        raw_dir: str | Path | None = None,
+        warehouse: str | Path | None = None,
+        target: str | None = None,
     ) -> Settings:
         """Flags win over environment variables, which win over the project's defaults."""
+        engine = (target or os.environ.get(TARGET_ENV, "").strip() or DUCKDB).lower()
+        if engine not in TARGETS:
+            raise SettingsError(
+                f"{TARGET_ENV}={engine!r} (or --target) is not one of {', '.join(TARGETS)}"
+            )
+        try:
+            postgres = PostgresConfig.from_env() if engine == POSTGRES else None
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
         raw = raw_dir or os.environ.get(RAW_DIR_ENV) or PROJECT_ROOT / "data" / "raw"
         wh = (
             warehouse
@@ -197,7 +222,14 @@ class Settings:
             partitions_start=_start(
                 os.environ.get(PARTITIONS_START_ENV, "").strip() or DEFAULT_PARTITIONS_START
             ),
+            target=engine,
+            postgres=postgres,
         )
+
+    @property
+    def location(self) -> Location:
+        """Where the marts, alerts, the queue and the decision log are."""
+        return self.postgres if self.postgres is not None else self.warehouse
 
     @property
     def bi_copy_path(self) -> Path:
@@ -207,3 +239,6 @@ class Settings:
         """Make the paths visible to child processes (dbt reads the warehouse path from the env)."""
         os.environ[RAW_DIR_ENV] = str(self.raw_dir)
         os.environ[WAREHOUSE_ENV] = str(self.warehouse)
+        os.environ[TARGET_ENV] = self.target
+        # dbt's profile picks its output from this one
+        os.environ["FIREWATCH_DBT_TARGET"] = self.target

@@ -7,13 +7,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from dagster_project.settings import DBT_PROJECT_DIR
 from tests.support.pipeline import run_pipeline
 from tests.support.shared import built_once
+
+if TYPE_CHECKING:
+    from tests.support.postgres import PostgresServer
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -44,6 +49,20 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert run_pipeline(root / "raw", root / "firewatch.duckdb", as_of="2025-05-31") == 0
 
     return built_once(tmp_path_factory, "tiny", build) / "firewatch.duckdb"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this worker's own (tests/support/postgres.py; installed first when
+    root and missing, skipped where it cannot be), empty database `firewatch`."""
+    from tests.support.postgres import PostgresUnavailable, postgres_server, server_binaries
+
+    try:
+        server_binaries()
+    except PostgresUnavailable as missing:
+        pytest.skip(str(missing))
+    with postgres_server() as server:
+        yield server
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -26,5 +26,15 @@ def add_warehouse(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warehouse", help=WAREHOUSE_HELP)
 
 
+def add_target(parser: argparse.ArgumentParser) -> None:
+    """--target: the engine the marts, alerts and the queue live in (docs/engines.md)."""
+    parser.add_argument(
+        "--target",
+        choices=["duckdb", "postgres"],
+        help="duckdb (the file, default) or postgres (the database the FIREWATCH_PG_* "
+        "variables name); default $FIREWATCH_TARGET or duckdb.",
+    )
+
+
 def add_accept_drop(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accept-drop", action="store_true", help=ACCEPT_DROP_HELP)

@@ -5,19 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dagster_project.cli.args import add_warehouse
+from dagster_project.cli.args import add_target, add_warehouse
 from dagster_project.runtime.alert_detail import explanation, read_alerts
 from dagster_project.settings import Settings, queue_wait
-from dagster_project.warehouse.connection import WarehouseBusyError, open_warehouse
+from dagster_project.warehouse.connection import WarehouseBusyError
+from dagster_project.warehouse.engine import connect
 
 
 def _run(args: argparse.Namespace) -> int:
-    warehouse = Settings.from_env(warehouse=args.warehouse).warehouse
+    warehouse = Settings.from_env(warehouse=args.warehouse, target=args.target).location
     try:
-        with open_warehouse(warehouse, read_only=True, wait_seconds=queue_wait()) as con:
+        with connect(warehouse, read_only=True, wait_seconds=queue_wait()) as con:
             found = read_alerts(con, [args.id])
             texts = [explanation(con, alert) for alert in found]
-    except (WarehouseBusyError, FileNotFoundError) as error:
+    except (WarehouseBusyError, OSError) as error:  # OSError: no file, no server
         print(f"firewatch explain: {error}", file=sys.stderr)
         return 1
     if not texts:
@@ -36,4 +37,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("id", help="An alert id (A-…) or the decision id (D-…) of its queue item.")
     add_warehouse(parser)
+    add_target(parser)
     parser.set_defaults(handler=_run)

@@ -6,7 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from dagster_project.cli.args import RAW_DIR_HELP, WAREHOUSE_HELP, add_accept_drop, iso_date
+from dagster_project.cli.args import (
+    RAW_DIR_HELP,
+    WAREHOUSE_HELP,
+    add_accept_drop,
+    add_target,
+    iso_date,
+)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -23,6 +29,7 @@ def _run(args: argparse.Namespace) -> int:
     return run_nightly(
         raw_dir=args.raw_dir,
         warehouse=args.warehouse,
+        target=args.target,
         as_of=args.as_of.isoformat() if args.as_of else "",
         full_refresh=args.full_refresh,
         accept_drop=args.accept_drop,
@@ -50,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--raw-dir", help=RAW_DIR_HELP)
     run.add_argument("--warehouse", help=WAREHOUSE_HELP)
+    add_target(run)
     run.add_argument(
         "--as-of",
         type=iso_date,

@@ -10,12 +10,13 @@ import unicodedata
 from datetime import date
 from typing import TYPE_CHECKING
 
-from dagster_project.cli.args import add_warehouse, iso_date
+from dagster_project.cli.args import add_target, add_warehouse, iso_date
 from dagster_project.divergence.queue import QueueError, is_overdue
 from dagster_project.runtime.alert_detail import explanation, read_alerts
 from dagster_project.settings import Settings, queue_wait
-from dagster_project.warehouse.connection import WarehouseBusyError, open_warehouse
+from dagster_project.warehouse.connection import WarehouseBusyError
 from dagster_project.warehouse.decisions import TEXT_FLAGS, queue_night, read_queue, record_action
+from dagster_project.warehouse.engine import connect
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,7 +29,7 @@ _WRAP = 96  # the question's width in the table view: wrapped, never cut
 
 
 def _warehouse(args: argparse.Namespace):
-    return Settings.from_env(warehouse=args.warehouse).warehouse
+    return Settings.from_env(warehouse=args.warehouse, target=args.target).location
 
 
 def _wait() -> float:
@@ -42,7 +43,7 @@ def _busy(args: argparse.Namespace, error: WarehouseBusyError, outcome: str) -> 
 
 def _show(args: argparse.Namespace) -> int:
     try:
-        with open_warehouse(_warehouse(args), read_only=True, wait_seconds=_wait()) as con:
+        with connect(_warehouse(args), read_only=True, wait_seconds=_wait()) as con:
             queue = read_queue(con)
             night = queue_night(con)
             if args.format == "json":  # the numbers behind each item, as `firewatch explain`
@@ -50,7 +51,7 @@ def _show(args: argparse.Namespace) -> int:
                 queue = queue.assign(explain=queue["alert_id"].map(why))
     except WarehouseBusyError as error:
         return _busy(args, error, "the queue was not read")
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, OSError) as error:  # OSError: no file, no server
         print(f"firewatch {args.command}: {error}", file=sys.stderr)
         return 1
     if args.status:
@@ -129,13 +130,13 @@ def _check_input(args: argparse.Namespace, action: str, text: str) -> None:
 def _act(args: argparse.Namespace, action: str, text: str = "", until: date | None = None) -> int:
     try:
         _check_input(args, action, text)
-        with open_warehouse(_warehouse(args), wait_seconds=_wait()) as con:
+        with connect(_warehouse(args), wait_seconds=_wait()) as con:
             item = record_action(
                 con, args.decision_id, action, args.by, text=text, snooze_until=until
             )
     except WarehouseBusyError as error:
         return _busy(args, error, "nothing was recorded")
-    except (QueueError, ValueError, FileNotFoundError) as error:
+    except (QueueError, ValueError, OSError) as error:  # OSError: no file, no server
         print(f"firewatch {args.command}: {error}", file=sys.stderr)
         return 1
     print(f"{item.decision_id} is now {item.status} ({action} by {args.by.strip()}).")
@@ -146,6 +147,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     def verb(name: str, help_text: str) -> argparse.ArgumentParser:
         parser = sub.add_parser(name, help=help_text)
         add_warehouse(parser)
+        add_target(parser)
         return parser
 
     show = verb("queue", "List the decisions waiting for people.")

@@ -124,12 +124,13 @@ def run_nightly(
     warehouse: str | Path | None = None,
     as_of: str = "",
     *,
+    target: str | None = None,
     full_refresh: bool = False,
     accept_drop: bool = False,
     quiet: bool = False,
     verbose: bool = False,
 ) -> int:
-    settings = Settings.from_env(raw_dir=raw_dir, warehouse=warehouse)
+    settings = Settings.from_env(raw_dir=raw_dir, warehouse=warehouse, target=target)
     settings.export()
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     progress = LogProgress() if quiet else ConsoleProgress()
@@ -184,5 +185,5 @@ def run_nightly(
                 NIGHTLY_JOB, result.run_id, "\n".join(messages), warehouse=settings.warehouse
             )
             return 1
-        print(warehouse_summary(settings.warehouse))
+        print(warehouse_summary(settings.location))
         return 0

@@ -14,8 +14,8 @@ from dagster_project.runtime.alert_detail import chart_png
 from dagster_project.runtime.night import NightFindings, night_findings, record_night, rule_ids
 from dagster_project.runtime.rituals import refresh as refresh_rituals
 from dagster_project.settings import Settings
-from dagster_project.warehouse.connection import open_warehouse
 from dagster_project.warehouse.decisions import read_queue
+from dagster_project.warehouse.engine import connect
 
 METRIC_SERIES = dg.AssetKey("metric_series")
 METRIC_CATALOG = dg.AssetKey("metric_catalog")
@@ -55,8 +55,8 @@ def _why(settings: Settings, finding: Finding) -> str:
         line if line.startswith("|") or not line.strip() else line + "  "
         for line in explain_alert(alert, finding.evidence).splitlines()
     )
-    with open_warehouse(settings.warehouse, read_only=True) as con:
-        png = chart_png(con, {**alert, "evidence": json.dumps(finding.evidence, default=str)})
+    with connect(settings.location, read_only=True) as wh:
+        png = chart_png(wh, {**alert, "evidence": json.dumps(finding.evidence, default=str)})
     if png:
         text += f"\n\n![chart](data:image/png;base64,{base64.b64encode(png).decode()})"
     return text
@@ -121,7 +121,7 @@ def build_divergence_checks() -> dg.AssetChecksDefinition:
     ),
 )
 def divergence_findings(settings: dg.ResourceParam[Settings]) -> dg.Output[NightFindings]:
-    night = night_findings(settings.warehouse)
+    night = night_findings(settings.location)
     return dg.Output(night, metadata={"as_of": str(night.as_of), "findings": len(night.findings)})
 
 
@@ -138,7 +138,7 @@ def alerts(
     context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings], night: NightFindings
 ) -> dg.MaterializeResult:
     findings = night.findings
-    merged = record_night(settings.warehouse, findings, night.as_of)
+    merged = record_night(settings.location, findings, night.as_of)
     active = [a for a in merged if a.status == "active"]
     for alert in active:
         context.log.warning(f"Divergence: {alert.explanation}")
@@ -161,8 +161,8 @@ def alerts(
 )
 def decision_queue(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
     # record_night already rebuilt the queue in the alerts' transaction; this step reports it
-    with open_warehouse(settings.warehouse, read_only=True) as con:
-        queue = read_queue(con)
+    with connect(settings.location, read_only=True) as wh:
+        queue = read_queue(wh)
     counts = queue["status"].value_counts().to_dict() if len(queue) else {}
     return dg.MaterializeResult(
         metadata={"dagster/row_count": len(queue), **{f"status_{k}": v for k, v in counts.items()}}
@@ -177,7 +177,7 @@ def decision_queue(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult
     description="Per metric: alerts raised, decisions taken; 90+ days without one is a ritual.",
 )
 def ritual_metrics(settings: dg.ResourceParam[Settings]) -> dg.MaterializeResult:
-    frame = refresh_rituals(settings.warehouse)
+    frame = refresh_rituals(settings.location)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(frame),

@@ -40,7 +40,7 @@ def night_guard(
 ) -> Iterator[dg.AssetCheckResult]:
     limit = max_drop()
     accept = accepts_drop(context.run.tags)
-    verdict = guard_night(settings.warehouse, limit, accept=accept)
+    verdict = guard_night(settings.location, limit, accept=accept)
     lines = verdict.lines(limit)
     metadata: dict[str, dg.RawMetadataValue] = {
         "as_of": str(verdict.as_of),

@@ -12,7 +12,8 @@ import dagster as dg
 from dagster_project.notify import notify_queue
 from dagster_project.runtime.brief import brief_path, write_brief
 from dagster_project.settings import Settings
-from dagster_project.warehouse.connection import open_warehouse, run_as_of
+from dagster_project.warehouse.connection import run_as_of
+from dagster_project.warehouse.engine import connect
 from dagster_project.warehouse.publish import publish_bi_copy
 
 GROUP = "decisions"
@@ -31,9 +32,9 @@ GROUP = "decisions"
 def notifications(
     context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
 ) -> dg.MaterializeResult:
-    with open_warehouse(settings.warehouse, read_only=True) as con:
-        night = run_as_of(con)
-    report = notify_queue(settings.warehouse, night)
+    with connect(settings.location, read_only=True) as wh:
+        night = run_as_of(wh)
+    report = notify_queue(settings.warehouse, night, queue_from=settings.location)
     for error in report.errors:
         context.log.warning(f"Notification not delivered: {error}")
     return dg.MaterializeResult(
@@ -59,6 +60,11 @@ def notifications(
 def bi_copy(
     context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
 ) -> dg.MaterializeResult:
+    if settings.postgres is not None:
+        # BI tools read the database itself; nothing to copy, and the brief reads the copy
+        return dg.MaterializeResult(
+            metadata={"skipped": f"BI tools read {settings.postgres} directly (no BI copy)"}
+        )
     report = publish_bi_copy(
         settings.warehouse, settings.bi_copy_path, parquet_dir=settings.bi_parquet_dir
     )

@@ -77,7 +77,7 @@ def build_raw_assets(partitions: dg.PartitionsDefinition | None = None) -> dg.As
         # The rules first: a bad rules file fails the night here, not after the dbt build.
         # A refusal is the short block `firewatch run` prints, not a wrapped traceback.
         try:
-            check_rules(settings.warehouse)
+            check_rules(settings.location)
         except RuleError as error:
             raise refused(RULES_REFUSED, [str(error)]) from None
         progress.report("load", 0, len(TABLES), f"reading {settings.raw_dir}")
@@ -88,6 +88,16 @@ def build_raw_assets(partitions: dg.PartitionsDefinition | None = None) -> dg.As
         except RawInputError as error:
             found = {"problems_found": len(error.problems)}
             raise refused(LOAD_REFUSED, [str(error)], found) from None
+        if settings.postgres is not None:  # the checked load, into the database by COPY
+            from dagster_project.warehouse.postgres import copy_landing
+
+            copied = copy_landing(settings.warehouse, settings.postgres)
+            progress.report(
+                "load",
+                0,
+                len(TABLES),
+                f"copied {sum(copied.values()):,} rows to {settings.postgres}",
+            )
         if report.quarantine_message():
             context.log.warning(report.quarantine_message())
             progress.report("load", 0, len(TABLES), report.quarantine_message())

@@ -29,6 +29,8 @@ from dagster_project.notify.events import (
 from dagster_project.notify.store import already_sent, delivery_lock, record
 from dagster_project.warehouse.connection import open_warehouse
 from dagster_project.warehouse.decisions import read_queue
+from dagster_project.warehouse.engine import connect
+from dagster_project.warehouse.target import Location
 
 __all__ = ["NotifyReport", "notify_queue", "notify_run_failure"]
 
@@ -131,19 +133,23 @@ def notify_queue(
     *,
     env: Mapping[str, str] | None = None,
     notifiers: Sequence[Notifier] | None = None,
+    queue_from: Location | None = None,
 ) -> NotifyReport:
     """Sends the queue's due events (notify.events) through every notifier, each key once.
 
     `env` defaults to the process environment; `notifiers`, when given, replaces the ones it
-    configures. Never raises for delivery, configuration or warehouse trouble: see the report.
+    configures. The deliveries are recorded in the DuckDB `warehouse`; the queue is read there
+    too, or from `queue_from` (the PostgreSQL database, whose DuckDB staging file keeps the
+    record). Never raises for delivery, configuration or warehouse trouble: see the report.
     """
     setup = _setup(env, notifiers)
     if not setup.notifiers:
         return NotifyReport(errors=setup.errors)
     try:
         with delivery_lock(warehouse):
+            with connect(queue_from or warehouse, read_only=True) as wh:
+                items = queue_items(read_queue(wh))
             with open_warehouse(warehouse, read_only=True) as con:
-                items = queue_items(read_queue(con))
                 sent = already_sent(con)
             plan = [
                 (notifier, event)

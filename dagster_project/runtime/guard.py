@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
-from dagster_project.warehouse.connection import open_warehouse, run_as_of
+from dagster_project.warehouse.connection import run_as_of
+from dagster_project.warehouse.engine import connect
+from dagster_project.warehouse.target import Location
 from dagster_project.warehouse.totals import history_totals, last_accepted, record_totals
 
 # The control layer's own volume totals: each comes from one required landing table (ads,
@@ -75,11 +76,11 @@ class Verdict:
         ]
 
 
-def guard_night(warehouse: Path, max_drop: float, *, accept: bool) -> Verdict:
+def guard_night(warehouse: Location, max_drop: float, *, accept: bool) -> Verdict:
     """Tonight's totals (as of the night dbt built) against the last accepted night before it.
     The night's totals are recorded when nothing fell, or when `accept` says a person accepts
     the fall; otherwise nothing is written."""
-    with open_warehouse(warehouse) as con:
+    with connect(warehouse) as con:
         as_of = run_as_of(con)
         totals = history_totals(con, as_of, CONTROL_TOTALS)
         now = {metric_id: totals[metric_id] for metric_id in CONTROL_TOTALS if metric_id in totals}

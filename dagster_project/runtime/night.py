@@ -15,8 +15,9 @@ from dagster_project.divergence.episodes import Alert, merge_alerts
 from dagster_project.divergence.findings import Finding
 from dagster_project.divergence.rule import Rule
 from dagster_project.divergence.rules import declared_rule_ids, load_rules
-from dagster_project.warehouse.connection import open_warehouse, run_as_of
 from dagster_project.warehouse.decisions import read_alerts, read_log, save_night
+from dagster_project.warehouse.engine import connect
+from dagster_project.warehouse.target import Location
 
 if TYPE_CHECKING:  # imported where used: the code location loads without pandas (0.8 s)
     import pandas as pd
@@ -40,33 +41,34 @@ def rule_ids(path: str | Path | None = None) -> list[str]:
     return declared_rule_ids(path)
 
 
-def read_inputs(warehouse: Path, rules_file: str | Path | None = None) -> NightInputs:
-    with open_warehouse(warehouse, read_only=True) as con:
-        catalog = con.execute("select * from main.metric_catalog").df()
+def read_inputs(warehouse: Location, rules_file: str | Path | None = None) -> NightInputs:
+    """The marts the rules read, from the DuckDB file or the PostgreSQL database."""
+    with connect(warehouse, read_only=True) as wh:
+        catalog = wh.frame("select * from {marts}.metric_catalog")
         rules = load_rules(rules_file, catalog)
         metrics = sorted({m for r in rules for m in (r.leading_metric, r.outcome_metric)})
         grains = sorted({r.grain for r in rules})
-        series = con.execute(
-            "select * from main.metric_series where metric_id in (select unnest(?)) "
+        series = wh.frame(
+            "select * from {marts}.metric_series where metric_id in (select unnest(?)) "
             "and grain in (select unnest(?))",
             [metrics, grains],
-        ).df()
-        as_of = run_as_of(con)
+        )
+        as_of = wh.rows("select as_of_date from intermediate.int_run_context")[0][0]
         cohorts = None
         if any(rule.outcome_test == "censored" for rule in rules):
-            cohorts = con.execute("select * from main.lead_cohort_ages").df()
+            cohorts = wh.frame("select * from {marts}.lead_cohort_ages")
     return NightInputs(series=series, catalog=catalog, rules=rules, as_of=as_of, cohorts=cohorts)
 
 
-def read_episodes(warehouse: Path) -> tuple[list[Alert], dict[tuple[str, str, str], date]]:
+def read_episodes(warehouse: Location) -> tuple[list[Alert], dict[tuple[str, str, str], date]]:
     """The alert episodes so far (`alerts`), for holding the open ones, and the levels people
     accepted in the decision log (dismissed items), where rules are re-based; none before
     the first night."""
     from dagster_project.divergence.queue import accepted_levels
 
-    with open_warehouse(warehouse, read_only=True) as con:
-        alerts = read_alerts(con)
-        return alerts, accepted_levels(alerts, read_log(con))
+    with connect(warehouse, read_only=True) as wh:
+        alerts = read_alerts(wh)
+        return alerts, accepted_levels(alerts, read_log(wh))
 
 
 def findings_for(
@@ -98,11 +100,12 @@ class NightFindings:
     findings: tuple[Finding, ...]
 
 
-def night_findings(warehouse: Path, rules_file: str | Path | None = None) -> NightFindings:
+def night_findings(warehouse: Location, rules_file: str | Path | None = None) -> NightFindings:
     """Every rule over the warehouse's metrics, once a night (over thousands of series it
     takes seconds): the checks and the alerts asset both read the result."""
-    inputs = read_inputs(Path(warehouse), rules_file)
-    episodes, accepted = read_episodes(Path(warehouse))
+    where = warehouse if not isinstance(warehouse, str) else Path(warehouse)
+    inputs = read_inputs(where, rules_file)
+    episodes, accepted = read_episodes(where)
     return NightFindings(
         as_of=inputs.as_of,
         rule_ids=tuple(rule.id for rule in inputs.rules),
@@ -110,11 +113,11 @@ def night_findings(warehouse: Path, rules_file: str | Path | None = None) -> Nig
     )
 
 
-def record_night(warehouse: Path, findings: Sequence[Finding], as_of: date) -> list[Alert]:
+def record_night(warehouse: Location, findings: Sequence[Finding], as_of: date) -> list[Alert]:
     """Merges the findings into the alert episodes and rebuilds the queue, in one transaction.
     Open episodes that held tonight are among the findings (`night_findings`); one that did
     not clears after its rule's clear_after_nights (`merge_alerts`)."""
-    with open_warehouse(warehouse) as con:
-        alerts = merge_alerts(read_alerts(con), list(findings), as_of)
-        save_night(con, alerts, as_of)
+    with connect(warehouse) as wh:
+        alerts = merge_alerts(read_alerts(wh), list(findings), as_of)
+        save_night(wh, alerts, as_of)
     return alerts

@@ -6,20 +6,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from dagster_project.divergence.rules import declared_rule_ids, load_rules
-from dagster_project.warehouse.connection import open_warehouse, table_exists
+from dagster_project.warehouse.engine import connect
+from dagster_project.warehouse.target import Location, PostgresConfig
 
 
-def check_rules(warehouse: Path, rules_file: str | Path | None = None) -> int:
+def check_rules(warehouse: Location, rules_file: str | Path | None = None) -> int:
     """Validates the rule file; raises RuleError naming the file, rule and field.
 
     Metric ids are checked against the metric catalog the last night built, when there is one
     (a first run has none yet: the file's structure and ids are checked, its metrics are checked
     again against tonight's catalog at the alerts step). Returns the number of rules."""
     ids = declared_rule_ids(rules_file)
-    if not warehouse.exists():
+    if not isinstance(warehouse, PostgresConfig) and not warehouse.exists():
         return len(ids)
-    with open_warehouse(warehouse, read_only=True) as con:
-        if not table_exists(con, "main", "metric_catalog"):
+    with connect(warehouse, read_only=True) as wh:
+        if not wh.table_exists("{marts}", "metric_catalog"):
             return len(ids)
-        catalog = con.execute("select * from main.metric_catalog").df()
+        catalog = wh.frame("select * from {marts}.metric_catalog")
     return len(load_rules(rules_file, catalog))

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import duckdb
-
-from dagster_project.warehouse.connection import table_exists
+from dagster_project.warehouse.engine import Warehouse, connect
+from dagster_project.warehouse.target import Location
 
 _MARTS = (
     "control_daily",
@@ -24,59 +21,62 @@ def _money(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.0f}"
 
 
-def warehouse_summary(warehouse: Path) -> str:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        as_of, start, currency = con.execute(
+def _one(wh: Warehouse, text: str) -> int:
+    return wh.rows(text)[0][0]
+
+
+def warehouse_summary(warehouse: Location) -> str:
+    with connect(warehouse, read_only=True, wait_seconds=0.0) as con:
+        as_of, start, currency = con.rows(
             "select as_of_date, history_start_date, reporting_currency "
             "from intermediate.int_run_context"
-        ).fetchone()
-        counts = {
-            name: con.execute(f"select count(*) from main.{name}").fetchone()[0] for name in _MARTS
-        }
+        )[0]
+        counts = {name: _one(con, f"select count(*) from {{marts}}.{name}") for name in _MARTS}
         # Whole-history totals from the monthly rows; CAC is the catalog's ratio of sums
         # (its own numerator and denominator), not a division redone here.
         sums = {
             metric_id: (num / den if den else None) if metric_id == "cac" else num
-            for metric_id, num, den in con.execute(
-                "select metric_id, sum(numerator), sum(denominator) from main.metric_series "
+            for metric_id, num, den in con.rows(
+                "select metric_id, sum(numerator), sum(denominator) from {marts}.metric_series "
                 "where grain = 'month' and dimension = 'total' and metric_id in "
                 "('spend', 'sessions', 'leads', 'sql', 'customers', 'revenue', 'cac') "
                 "group by metric_id"
-            ).fetchall()
+            )
         }
-        immature = con.execute(
-            "select count(*) from main.metric_series where not is_mature and layer = 'meaning'"
-        ).fetchone()[0]
+        immature = _one(
+            con,
+            "select count(*) from {marts}.metric_series where not is_mature and layer = 'meaning'",
+        )
         alerts = (
-            con.execute(
-                "select explanation from main.alerts where status = 'active' "
+            con.rows(
+                "select explanation from {marts}.alerts where status = 'active' "
                 "order by severity, alert_id"
-            ).fetchall()
-            if table_exists(con, "main", "alerts")
+            )
+            if con.table_exists("{marts}", "alerts")
             else []
         )
         open_items = (
-            con.execute(
-                "select count(*) from main.decision_queue where status in ('open', 'acknowledged')"
-            ).fetchone()[0]
-            if table_exists(con, "main", "decision_queue")
+            _one(
+                con,
+                "select count(*) from {marts}.decision_queue "
+                "where status in ('open', 'acknowledged')",
+            )
+            if con.table_exists("{marts}", "decision_queue")
             else 0
         )
         held = (
-            con.execute(
-                "select table_name, count(*) from main.quarantine group by table_name "
+            con.rows(
+                "select table_name, count(*) from {marts}.quarantine group by table_name "
                 "order by table_name"
-            ).fetchall()
-            if table_exists(con, "main", "quarantine")
+            )
+            if con.table_exists("{marts}", "quarantine")
             else []
         )
-        channels = con.execute(
-            "select count(distinct dimension_value) from main.metric_series "
-            "where dimension = 'channel'"
-        ).fetchone()[0]
-    finally:
-        con.close()
+        channels = _one(
+            con,
+            "select count(distinct dimension_value) from {marts}.metric_series "
+            "where dimension = 'channel'",
+        )
     spend, customers, cac = sums.get("spend"), sums.get("customers"), sums.get("cac")
     lines = [
         f"Warehouse {warehouse}",

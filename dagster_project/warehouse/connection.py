@@ -22,6 +22,8 @@ from dagster_project.warehouse.run_lock import held_here, lock_path
 if TYPE_CHECKING:  # imported where used: the code location loads without pandas (0.8 s)
     import pandas as pd
 
+    from dagster_project.warehouse.engine import Warehouse
+
 
 def publish_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
     """Replaces a derived report table (`schema.name`, from code, never user input) atomically."""
@@ -173,9 +175,11 @@ def _holder(error: duckdb.Error) -> str:
     return f"another process has it open: {Path(found.group(1)).name}, PID {found.group(2)}"
 
 
-def run_as_of(con: duckdb.DuckDBPyConnection) -> date:
+def run_as_of(con: duckdb.DuckDBPyConnection | Warehouse) -> date:
     """The night the warehouse was last built as of (dbt's int_run_context)."""
-    return con.execute("select as_of_date from intermediate.int_run_context").fetchone()[0]
+    from dagster_project.warehouse.engine import as_warehouse
+
+    return as_warehouse(con).rows("select as_of_date from intermediate.int_run_context")[0][0]
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

@@ -12,8 +12,6 @@ from dataclasses import asdict, fields
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
-import duckdb
-
 from dagster_project.divergence.episodes import Alert
 from dagster_project.divergence.queue import (
     LogEntry,
@@ -22,16 +20,19 @@ from dagster_project.divergence.queue import (
     build_queue,
     check_action,
 )
-from dagster_project.warehouse.connection import table_exists
+from dagster_project.warehouse.engine import Connection, as_warehouse
 
 if TYPE_CHECKING:  # imported where used: the code location loads without pandas (0.8 s)
     import pandas as pd
 
+    from dagster_project.warehouse.engine import Warehouse
+
 _ALERTS_DDL = """
-create table if not exists main.alerts (
+create table if not exists {marts}.alerts (
     alert_id varchar primary key, rule_id varchar, leading_metric varchar,
     outcome_metric varchar, dimension varchar, dimension_value varchar, window_start date,
-    window_end date, leading_change double, outcome_change double, severity varchar,
+    window_end date, leading_change double precision, outcome_change double precision,
+    severity varchar,
     explanation varchar, evidence varchar, first_detected_at date, last_detected_at date,
     status varchar, cleared_at date, owner varchar, question varchar
 )"""
@@ -41,7 +42,7 @@ create table if not exists firewatch_state.decision_log (
     actor varchar not null, entered_at timestamp not null, text varchar, snooze_until date
 )"""
 _QUEUE_DDL = """
-create table if not exists main.decision_queue (
+create table if not exists {marts}.decision_queue (
     decision_id varchar primary key, alert_id varchar, rule_id varchar, dimension_value varchar,
     owner varchar, question varchar, status varchar, opened_at date, due_at date,
     decision varchar, decided_by varchar, decided_at timestamp, note varchar,
@@ -53,13 +54,14 @@ _NIGHT_DDL = """
 create table if not exists firewatch_state.queue_night (night date not null)"""
 
 
-def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("create schema if not exists firewatch_state")
+def ensure_tables(con: Connection) -> None:
+    wh = as_warehouse(con)
+    wh.execute("create schema if not exists firewatch_state")
     for ddl in (_ALERTS_DDL, _LOG_DDL, _QUEUE_DDL, _NIGHT_DDL):
-        con.execute(ddl)
+        wh.execute(ddl)
     # Queues written before one decision covered a cause's alerts: add the columns in place.
     for column in ("alert_ids", "affected"):
-        con.execute(f"alter table main.decision_queue add column if not exists {column} varchar")
+        wh.execute(f"alter table {{marts}}.decision_queue add column if not exists {column} text")
 
 
 def _frame(rows: list, cls: type) -> pd.DataFrame:
@@ -69,60 +71,55 @@ def _frame(rows: list, cls: type) -> pd.DataFrame:
     return pd.DataFrame([asdict(r) for r in rows], columns=names)
 
 
-def read_alerts(con: duckdb.DuckDBPyConnection) -> list[Alert]:
-    if not table_exists(con, "main", "alerts"):
+def read_alerts(con: Connection) -> list[Alert]:
+    wh = as_warehouse(con)
+    if not wh.table_exists("{marts}", "alerts"):
         return []
     names = [f.name for f in fields(Alert)]
-    rows = con.execute(f"select {', '.join(names)} from main.alerts").fetchall()
+    rows = wh.rows(f"select {', '.join(names)} from {{marts}}.alerts")
     return [Alert(**dict(zip(names, row, strict=True))) for row in rows]
 
 
-def read_log(con: duckdb.DuckDBPyConnection) -> list[LogEntry]:
-    if not table_exists(con, "firewatch_state", "decision_log"):
+def read_log(con: Connection) -> list[LogEntry]:
+    wh = as_warehouse(con)
+    if not wh.table_exists("firewatch_state", "decision_log"):
         return []
     names = [f.name for f in fields(LogEntry)]
-    rows = con.execute(
-        f"select {', '.join(names)} from firewatch_state.decision_log order by entry_id"
-    ).fetchall()
+    rows = wh.rows(f"select {', '.join(names)} from firewatch_state.decision_log order by entry_id")
     return [LogEntry(**dict(zip(names, row, strict=True))) for row in rows]
 
 
-def read_queue(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    if not table_exists(con, "main", "decision_queue"):
+def read_queue(con: Connection) -> pd.DataFrame:
+    wh = as_warehouse(con)
+    if not wh.table_exists("{marts}", "decision_queue"):
         return _frame([], QueueItem)
-    return con.execute("select * from main.decision_queue order by opened_at, decision_id").df()
+    return wh.frame("select * from {marts}.decision_queue order by opened_at, decision_id")
 
 
-def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    con.execute(f"delete from {table}")
-    if len(frame):
-        con.register("_incoming", frame)
-        con.execute(f"insert into {table} by name select * from _incoming")
-        con.unregister("_incoming")
+def _replace(wh: Warehouse, table: str, frame: pd.DataFrame) -> None:
+    wh.execute(f"delete from {table}")
+    wh.append(table, frame)
 
 
-def save_night(con: duckdb.DuckDBPyConnection, alerts: list[Alert], today: date) -> None:
+def save_night(con: Connection, alerts: list[Alert], today: date) -> None:
     """Writes tonight's alerts and the queue rebuilt from them and the log, all or nothing."""
-    ensure_tables(con)
-    con.execute("begin transaction")
-    try:
-        _replace(con, "main.alerts", _frame(alerts, Alert))
-        queue = build_queue(alerts, read_log(con), today)
-        _replace(con, "main.decision_queue", _frame(queue, QueueItem))
-        con.execute("delete from firewatch_state.queue_night")
-        con.execute("insert into firewatch_state.queue_night values (?)", [today])
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+    wh = as_warehouse(con)
+    ensure_tables(wh)
+    with wh.transaction():
+        _replace(wh, "{marts}.alerts", _frame(alerts, Alert))
+        queue = build_queue(alerts, read_log(wh), today)
+        _replace(wh, "{marts}.decision_queue", _frame(queue, QueueItem))
+        wh.execute("delete from firewatch_state.queue_night")
+        wh.execute("insert into firewatch_state.queue_night values (?)", [today])
 
 
-def queue_night(con: duckdb.DuckDBPyConnection) -> date | None:
+def queue_night(con: Connection) -> date | None:
     """The night the queue is as of (the last nightly run's), None before the first one."""
-    if not table_exists(con, "firewatch_state", "queue_night"):
+    wh = as_warehouse(con)
+    if not wh.table_exists("firewatch_state", "queue_night"):
         return None
-    row = con.execute("select max(night) from firewatch_state.queue_night").fetchone()
-    return row[0] if row else None
+    rows = wh.rows("select max(night) from firewatch_state.queue_night")
+    return rows[0][0] if rows else None
 
 
 # Actions whose text is the record itself, with the CLI flag that carries it.
@@ -130,7 +127,7 @@ TEXT_FLAGS = {"decide": "--decision", "dismiss": "--reason"}
 
 
 def record_action(
-    con: duckdb.DuckDBPyConnection,
+    con: Connection,
     decision_id: str,
     action: str,
     actor: str,
@@ -146,12 +143,14 @@ def record_action(
     if action in TEXT_FLAGS and not text.strip():
         # a decision with no words in it records nothing anyone can act on or audit later
         raise ValueError(f"{TEXT_FLAGS[action]} must say something (it is empty)")
-    ensure_tables(con)
-    today = today or queue_night(con) or date.today()
-    con.execute("begin transaction")
-    try:
-        alerts = read_alerts(con)
-        log = read_log(con)
+    wh = as_warehouse(con)
+    ensure_tables(wh)
+    with wh.transaction():
+        # (the night and the alerts read inside the transaction: on PostgreSQL a nightly run
+        # may commit a new night between two people's actions)
+        today = today or queue_night(wh) or date.today()
+        alerts = read_alerts(wh)
+        log = read_log(wh)
         items = {i.decision_id: i for i in build_queue(alerts, log, today)}
         if decision_id not in items:
             raise QueueError(f"unknown decision id {decision_id!r}: see `firewatch queue`")
@@ -161,18 +160,14 @@ def record_action(
                 f"--until must be a date after the queue's night, {today} (queue dates are "
                 "in the data's nights)"
             )
-        entry_id = con.execute(
+        entry_id = wh.rows(
             "select coalesce(max(entry_id), 0) + 1 from firewatch_state.decision_log"
-        ).fetchone()[0]
+        )[0][0]
         entered_at = (now or datetime.now(UTC)).replace(tzinfo=None)
-        con.execute(
+        wh.execute(
             "insert into firewatch_state.decision_log values (?, ?, ?, ?, ?, ?, ?)",
             [entry_id, decision_id, action, actor.strip(), entered_at, text, snooze_until],
         )
-        queue = build_queue(alerts, read_log(con), today)
-        _replace(con, "main.decision_queue", _frame(queue, QueueItem))
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+        queue = build_queue(alerts, read_log(wh), today)
+        _replace(wh, "{marts}.decision_queue", _frame(queue, QueueItem))
     return next(i for i in queue if i.decision_id == decision_id)

@@ -1,19 +1,23 @@
-"""PostgreSQL as the warehouse: the first piece of the warehouse interface (docs/engines.md).
+"""PostgreSQL as the warehouse: the raw tables reach it by COPY (docs/engines.md).
 
-Today the loader writes the landing folder into DuckDB; `copy_raw_tables` copies what it wrote
-(every table of the `raw` schema, the loader's bookkeeping tables included) into a PostgreSQL
-database, where dbt's `postgres` target builds the same marts from it.
+The loader checks the landing folder exactly as on DuckDB and writes it into the DuckDB file,
+which on PostgreSQL is its staging copy; `copy_raw_tables` then copies what it wrote (every table
+of the `raw` schema, the loader's bookkeeping tables included) into the PostgreSQL database, in
+one transaction, where dbt's `postgres` target builds the same marts from it.
 """
 
 from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import duckdb
 from psycopg2 import sql
+
+from dagster_project.warehouse.target import PostgresConfig
 
 RAW_SCHEMA = "raw"
 
@@ -55,7 +59,10 @@ def postgres_type(duckdb_type: str) -> str:
 
 
 def copy_raw_tables(
-    source: duckdb.DuckDBPyConnection, target: Any, schema: str = RAW_SCHEMA
+    source: duckdb.DuckDBPyConnection,
+    target: Any,
+    schema: str = RAW_SCHEMA,
+    unchanged: Collection[str] = (),
 ) -> dict[str, int]:
     """Copies every table of DuckDB's `raw` schema into `schema` of a PostgreSQL database.
 
@@ -66,6 +73,10 @@ def copy_raw_tables(
     (NULL is an empty field, an empty string `""`, doubles their shortest exact text), never
     row by row. All tables are replaced in one transaction, committed at the end: a reader sees
     the old tables or the new ones. Returns the rows copied per table.
+
+    A table in `unchanged` (the loader read no new file for it) is left as it is when the
+    database already holds it with the same columns and the same number of rows: a night
+    copies what is new, not the whole history again.
     """
     tables = [
         name
@@ -80,35 +91,105 @@ def copy_raw_tables(
         with target.cursor() as cursor:
             cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
             for table in tables:
-                copied[table] = _copy_table(source, cursor, schema, table, Path(folder))
+                rows = _copy_table(source, cursor, schema, table, Path(folder), table in unchanged)
+                if rows is not None:
+                    copied[table] = rows
         target.commit()
     return copied
 
 
 def _copy_table(
-    source: duckdb.DuckDBPyConnection, cursor: Any, schema: str, table: str, folder: Path
-) -> int:
+    source: duckdb.DuckDBPyConnection,
+    cursor: Any,
+    schema: str,
+    table: str,
+    folder: Path,
+    unchanged: bool = False,
+) -> int | None:
     columns = source.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_schema = ? and table_name = ? order by ordinal_position",
         [RAW_SCHEMA, table],
     ).fetchall()
     relation = sql.Identifier(schema, table)
-    cursor.execute(sql.SQL("drop table if exists {}").format(relation))
-    cursor.execute(
-        sql.SQL("create table {} ({})").format(
-            relation,
-            sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(postgres_type(kind)))
-                for name, kind in columns
-            ),
-        )
-    )
-    csv_file = folder / f"{table}.csv"
+    wanted = [(name, postgres_type(kind)) for name, kind in columns]
+    same_columns = _columns(cursor, schema, table) == [(n, _canonical(k)) for n, k in wanted]
     quoted = f'"{RAW_SCHEMA}"."' + table.replace('"', '""') + '"'
+    if unchanged and same_columns:
+        [(rows,)] = source.execute(f"select count(*) from {quoted}").fetchall()
+        cursor.execute(sql.SQL("select count(*) from {}").format(relation))
+        if cursor.fetchone()[0] == rows:
+            return None
+    if same_columns:
+        # the same table as last night: emptied in the transaction, so the staging views dbt
+        # built on it (and a reader's own views) stay
+        cursor.execute(sql.SQL("truncate {}").format(relation))
+    else:
+        cursor.execute(sql.SQL("drop table if exists {} cascade").format(relation))
+        cursor.execute(
+            sql.SQL("create table {} ({})").format(
+                relation,
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind))
+                    for name, kind in wanted
+                ),
+            )
+        )
+    csv_file = folder / f"{table}.csv"
     source.execute(f"copy (select * from {quoted}) to '{csv_file}' (format csv, header false)")
     with csv_file.open("rb") as handle:
         cursor.copy_expert(sql.SQL("copy {} from stdin with (format csv)").format(relation), handle)
     rows = cursor.rowcount
     csv_file.unlink()
     return rows
+
+
+# How information_schema spells the types postgres_type gives (numeric's precision aside).
+_SPELLED = {
+    "text": "text",
+    "boolean": "boolean",
+    "smallint": "smallint",
+    "integer": "integer",
+    "bigint": "bigint",
+    "real": "real",
+    "double precision": "double precision",
+    "date": "date",
+    "time": "time without time zone",
+    "timestamp": "timestamp without time zone",
+    "timestamptz": "timestamp with time zone",
+    "interval": "interval",
+    "uuid": "uuid",
+    "jsonb": "jsonb",
+}
+
+
+def _canonical(kind: str) -> str:
+    return "numeric" if kind.startswith("numeric") else _SPELLED[kind]
+
+
+def _columns(cursor: Any, schema: str, table: str) -> list[tuple[str, str]]:
+    cursor.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = %s and table_name = %s order by ordinal_position",
+        [schema, table],
+    )
+    return [(name, kind) for name, kind in cursor.fetchall()]
+
+
+def copy_landing(
+    warehouse: Path, config: PostgresConfig, unchanged: Collection[str] = ()
+) -> dict[str, int]:
+    """The night's load, from the DuckDB staging file into PostgreSQL's `raw` schema; the
+    tables the load left `unchanged` are copied only when the database's copy differs."""
+    from dagster_project.warehouse.connection import connect_when_free
+
+    source = connect_when_free(warehouse, read_only=True)
+    try:
+        target = config.connect()
+        target.autocommit = False
+        try:
+            return copy_raw_tables(source, target, unchanged=unchanged)
+        finally:
+            target.close()
+    finally:
+        source.close()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from dagster_project.settings import RUN_LOCK_WAIT_ENV, run_lock_wait
+from dagster_project.warehouse.target import PostgresConfig
 
 # Locks this process holds, with their depth: the lock is re-entrant within a process, so
 # `firewatch run` can hold it from before the job until after its summary while the job's own
@@ -102,3 +103,42 @@ def hold_run_lock(
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def hold_database_lock(
+    config: PostgresConfig,
+    *,
+    wait: float | None = None,
+    say: Callable[[str], None] | None = None,
+    poll: float = 0.5,
+) -> Iterator[None]:
+    """One nightly run per PostgreSQL database, whichever machine starts it: a session-level
+    advisory lock on a connection of its own, held for the run. The server drops it when the
+    connection ends in any way, so a crashed run leaves nothing behind."""
+    from dagster_project.warehouse.engine import NIGHT_LOCK
+
+    limit = run_lock_wait() if wait is None else wait
+    con = config.connect()
+    try:
+        started, told = time.monotonic(), False
+        with con.cursor() as cursor:
+            while True:
+                cursor.execute("select pg_try_advisory_lock(%s)", [NIGHT_LOCK])
+                if cursor.fetchone()[0]:
+                    break
+                if time.monotonic() - started >= limit:
+                    raise RunLockTimeout(
+                        f"another nightly run still holds {config} after {limit:.0f} s; not "
+                        f"running a second writer (set {RUN_LOCK_WAIT_ENV} to wait longer)"
+                    )
+                if not told:
+                    message = (
+                        f"another nightly run is using {config}; waiting (up to {limit:.0f} s)…"
+                    )
+                    (say or (lambda m: print(m, file=sys.stderr, flush=True)))(message)
+                    told = True
+                time.sleep(poll)
+        yield
+    finally:
+        con.close()

@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dagster_project.warehouse.target import PostgresConfig
+
 SERVER_USER = "firewatch-pg"  # the system user the server runs as when we are root
 DATABASE = "firewatch"
 SUPERUSER = "firewatch"  # the cluster's superuser (initdb -U), who owns DATABASE
@@ -63,6 +65,12 @@ class PostgresServer:
             "FIREWATCH_PG_DATABASE": self.database,
             "FIREWATCH_PG_SCHEMA": "public",
         }
+
+    def config(self) -> PostgresConfig:
+        """The project's own description of this server (what FIREWATCH_PG_* would say)."""
+        return PostgresConfig(
+            host=self.host, port=self.port, user=self.user, database=self.database
+        )
 
     def connect(self, database: str | None = None):  # -> psycopg2 connection
         import psycopg2
@@ -200,7 +208,23 @@ def postgres_server(install: bool = True) -> Iterator[PostgresServer]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    """With `--run COMMAND`: start a server, run the shell command with FIREWATCH_TARGET and
+    the FIREWATCH_PG_* variables pointing at it, stop the server; exit with the command's
+    status. Without: start one and wait for Ctrl-C."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m tests.support.postgres")
+    parser.add_argument("--run", help="a shell command to run against the server, then stop")
+    args = parser.parse_args(argv)
+    if args.run:
+        with postgres_server() as server:
+            env = {**os.environ, **server.dbt_env(), "FIREWATCH_TARGET": "postgres"}
+            print(f"PostgreSQL up on 127.0.0.1:{server.port}; running: {args.run}", flush=True)
+            status = subprocess.run(["bash", "-c", args.run], env=env).returncode
+        print("PostgreSQL stopped and its data deleted.", file=sys.stderr)
+        return status
     with postgres_server() as server:
         steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in server.timings.items())
         print(f"PostgreSQL up ({steps}); data in {server.data_dir}. Point dbt at it with:")
@@ -210,7 +234,8 @@ def main() -> None:
         with contextlib.suppress(KeyboardInterrupt):
             while True:
                 time.sleep(3600)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

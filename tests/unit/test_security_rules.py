@@ -115,7 +115,8 @@ def test_warehouse_passwords_come_from_env_var_only() -> None:
 
 def test_credentials_are_read_in_one_place() -> None:
     """The notifiers' credentials are read by notify/config.py alone, the warehouse password by
-    dbt's profile alone: no other module can log, store or pass them on by accident."""
+    dbt's profile and warehouse/target.py alone (which never shows it): no other module can
+    log, store or pass them on by accident."""
     readers: dict[str, list[str]] = {}
     for path in sorted((PROJECT_ROOT / "dagster_project").rglob("*.py")):
         text = path.read_text(encoding="utf-8")
@@ -125,7 +126,22 @@ def test_credentials_are_read_in_one_place() -> None:
     assert readers == {
         WEBHOOK_URL: ["dagster_project/notify/config.py"],
         SMTP_PASSWORD: ["dagster_project/notify/config.py"],
+        "FIREWATCH_PG_PASSWORD": ["dagster_project/warehouse/target.py"],
     }
+
+
+def test_the_database_password_is_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagster_project.settings import Settings
+    from dagster_project.warehouse.target import PostgresConfig
+
+    monkeypatch.setenv("FIREWATCH_PG_PASSWORD", "hunter2-s3cret")
+    monkeypatch.setenv("FIREWATCH_PG_HOST", "db.example.com")
+    config = PostgresConfig.from_env()
+    assert config.password == "hunter2-s3cret"
+    settings = Settings.from_env(target="postgres")
+    for shown in (str(config), repr(config), repr(settings), str(settings.location)):
+        assert "hunter2" not in shown, shown
+    assert str(config) == "postgresql://firewatch@db.example.com:5432/firewatch"
 
 
 # ------------------------------------------------------------------------ (f) check metadata

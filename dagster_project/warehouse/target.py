@@ -1,0 +1,75 @@
+"""Which warehouse kpi-firewatch runs on: the embedded DuckDB file (the default) or a
+PostgreSQL database (docs/engines.md). Plain data, no driver imported here."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DUCKDB = "duckdb"
+POSTGRES = "postgres"
+TARGETS = (DUCKDB, POSTGRES)
+TARGET_ENV = "FIREWATCH_TARGET"
+
+
+@dataclass(frozen=True)
+class PostgresConfig:
+    """Where the PostgreSQL warehouse is: the `FIREWATCH_PG_*` variables dbt's profile reads."""
+
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "firewatch"
+    password: str = field(default="", repr=False)  # never shown: see __str__
+    database: str = "firewatch"
+    schema: str = "public"
+    sslmode: str = "prefer"
+
+    @classmethod
+    def from_env(cls) -> PostgresConfig:
+        env = os.environ
+        default = cls()
+        port = env.get("FIREWATCH_PG_PORT", "").strip() or str(default.port)
+        if not port.isdigit():
+            raise ValueError(f"FIREWATCH_PG_PORT={port!r} is not a port number")
+        return cls(
+            host=env.get("FIREWATCH_PG_HOST", "").strip() or default.host,
+            port=int(port),
+            user=env.get("FIREWATCH_PG_USER", "").strip() or default.user,
+            password=env.get("FIREWATCH_PG_PASSWORD", ""),
+            database=env.get("FIREWATCH_PG_DATABASE", "").strip() or default.database,
+            schema=env.get("FIREWATCH_PG_SCHEMA", "").strip() or default.schema,
+            sslmode=env.get("FIREWATCH_PG_SSLMODE", "").strip() or default.sslmode,
+        )
+
+    def __str__(self) -> str:  # never the password
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
+
+    def connect(self) -> Any:
+        """A psycopg2 connection in autocommit mode (`transaction()` opens one explicitly)."""
+        import psycopg2
+
+        try:
+            con = psycopg2.connect(
+                host=self.host,
+                port=self.port,
+                user=self.user,
+                password=self.password or None,
+                dbname=self.database,
+                sslmode=self.sslmode,
+                application_name="kpi-firewatch",
+            )
+        except psycopg2.OperationalError as error:
+            lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+            reason = lines[-1] if lines else "refused"
+            raise ConnectionError(
+                f"cannot connect to PostgreSQL at {self} ({reason}); check the FIREWATCH_PG_* "
+                "variables"
+            ) from None
+        con.autocommit = True
+        return con
+
+
+# A warehouse: a DuckDB file or a PostgreSQL database.
+Location = Path | PostgresConfig

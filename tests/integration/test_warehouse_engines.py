@@ -1,0 +1,185 @@
+"""The warehouse interface (dagster_project/warehouse/engine.py) on DuckDB and on a real
+PostgreSQL server: the same statements give the same frames, the same alerts, decision log and
+queue; concurrent people on PostgreSQL are ordered by the database alone."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime
+
+import duckdb
+import pandas as pd
+import pytest
+
+from dagster_project.divergence.episodes import merge_alerts
+from dagster_project.runtime.alert_detail import read_alerts as alert_rows
+from dagster_project.warehouse.decisions import (
+    queue_night,
+    read_alerts,
+    read_log,
+    read_queue,
+    record_action,
+    save_night,
+)
+from dagster_project.warehouse.engine import DuckDBWarehouse, Warehouse, connect
+from dagster_project.warehouse.run_lock import RunLockTimeout, hold_database_lock
+from dagster_project.warehouse.target import PostgresConfig
+from tests.support.findings import NIGHT1, NIGHT2, finding
+from tests.support.postgres import PostgresServer
+
+CHANNELS = ("paid_social", "paid_search", "email", "organic", "display", "video", "referral")
+
+
+@pytest.fixture
+def pg(postgres: PostgresServer) -> Warehouse:
+    """The server's database, emptied of everything a previous test wrote."""
+    with connect(postgres.config()) as wh:
+        for schema in ("firewatch_state", "scratch"):
+            wh.execute(f"drop schema if exists {schema} cascade")
+        for table in ("alerts", "decision_queue", "ritual_metrics"):
+            wh.execute(f"drop table if exists {{marts}}.{table}")
+        yield wh
+
+
+@pytest.fixture
+def duck() -> DuckDBWarehouse:
+    con = duckdb.connect()
+    yield DuckDBWarehouse(con)
+    con.close()
+
+
+# Values that trip a CSV round trip or a type mapping: NULL against the empty string, quotes,
+# the separator, line breaks, non-ASCII text, the shortest exact text of a double, a bigint
+# beyond a double's 53 bits, timestamps to the microsecond.
+_CREATE = """create table scratch.tricky (
+    id bigint, label varchar, amount double precision, day date, seen_at timestamp, flag boolean
+)"""
+_ROWS = [
+    (1, "", 0.1 + 0.2, date(2025, 1, 31), datetime(2025, 1, 31, 23, 59, 59, 123456), True),
+    (2, None, None, None, None, None),
+    (2**62 + 1, 'say "hi", then\nleave', -1e-300, date(2000, 2, 29), datetime(2000, 1, 1), False),
+    (4, "Käse € 🔥 ,;|", 12345678.901234567, date(2025, 9, 28), datetime(2025, 9, 28, 0, 0), True),
+]
+
+
+def _fill(wh: Warehouse) -> None:
+    wh.execute("create schema if not exists scratch")
+    wh.execute(_CREATE)
+    for row in _ROWS:
+        wh.execute("insert into scratch.tricky values (?, ?, ?, ?, ?, ?)", list(row))
+
+
+def test_a_frame_reads_back_the_same_from_both_engines(pg: Warehouse, duck: Warehouse) -> None:
+    for wh in (pg, duck):
+        _fill(wh)
+    query = "select * from scratch.tricky where id <> ? order by id"
+    from_pg, from_duck = pg.frame(query, [0]), duck.frame(query, [0])
+    pd.testing.assert_frame_equal(from_pg, from_duck)
+    # and the values are the ones written, not merely the same mistake twice
+    labels = from_pg["label"].tolist()  # ids 1, 2, 4, 2**62 + 1
+    assert labels[0] == "" and pd.isna(labels[1]) and labels[3] == 'say "hi", then\nleave'
+    assert from_pg["amount"].iloc[0] == 0.1 + 0.2  # exactly: 0.30000000000000004
+    assert from_pg["id"].iloc[3] == 2**62 + 1
+    assert from_pg["seen_at"].iloc[0] == pd.Timestamp("2025-01-31 23:59:59.123456")
+    assert pg.rows(query, [0]) == duck.rows(query, [0]) == sorted(_ROWS, key=lambda r: r[0])
+
+
+def test_a_frame_replaces_a_table_on_postgres(pg: Warehouse, duck: Warehouse) -> None:
+    first = pd.DataFrame({"metric_id": ["a", "b"], "alerts": [3, 0], "share": [0.5, None]})
+    second = pd.DataFrame({"metric_id": ["c"], "is_ritual": [True]})
+    for wh in (pg, duck):
+        wh.replace("{marts}.ritual_metrics", first)
+        wh.replace("{marts}.ritual_metrics", second)  # other columns: dropped and made anew
+    pd.testing.assert_frame_equal(
+        pg.frame("select * from {marts}.ritual_metrics"),
+        duck.frame("select * from {marts}.ritual_metrics"),
+    )
+    assert pg.rows("select * from {marts}.ritual_metrics") == [("c", True)]
+
+
+def _decide_everything(wh: Warehouse) -> None:
+    """Two nights and one action of every kind, the same on either engine."""
+    findings = [finding(value) for value in CHANNELS[:4]]
+    save_night(wh, merge_alerts([], findings, NIGHT1), NIGHT1)
+    ids = read_queue(wh).set_index("dimension_value")["decision_id"]
+    at = datetime(2025, 9, 21, 8, 30)
+    record_action(wh, ids["paid_social"], "acknowledge", "ana", now=at)
+    record_action(
+        wh, ids["paid_social"], "decide", "ana", text="shift 20% to 'search', 50%?", now=at
+    )
+    record_action(wh, ids["paid_search"], "dismiss", "bo", text="seasonal, known", now=at)
+    record_action(wh, ids["email"], "snooze", "cy", snooze_until=date(2025, 9, 30), now=at)
+    night2 = [finding(value, as_of=NIGHT2) for value in CHANNELS[:3]]  # organic ends
+    alerts = merge_alerts(read_alerts(wh), night2, NIGHT2)
+    save_night(wh, alerts, NIGHT2)
+
+
+def test_alerts_log_and_queue_are_the_same_on_both_engines(pg: Warehouse, duck: Warehouse) -> None:
+    for wh in (pg, duck):
+        _decide_everything(wh)
+    assert read_alerts(pg) == read_alerts(duck)
+    assert read_log(pg) == read_log(duck)
+    assert queue_night(pg) == queue_night(duck) == NIGHT2
+    pd.testing.assert_frame_equal(read_queue(pg), read_queue(duck))
+    queue = read_queue(pg).set_index("dimension_value")
+    assert queue.loc["paid_social", "status"] == "decided"
+    assert queue.loc["paid_social", "decision"] == "shift 20% to 'search', 50%?"
+    assert queue.loc["paid_search", "status"] == "dismissed"
+    assert queue.loc["email", "status"] == "snoozed"
+    assert queue.loc["organic", "status"] == "resolved"  # its divergence ended on night 2
+    assert [e.action for e in read_log(pg)] == ["acknowledge", "decide", "dismiss", "snooze"]
+    # what `firewatch explain` and the queue's JSON read: the same dicts from either engine
+    assert alert_rows(pg, [queue.loc["email", "decision_id"]]) == alert_rows(
+        duck, [queue.loc["email", "decision_id"]]
+    )
+
+
+def test_people_acting_at_once_on_postgres_all_get_recorded(
+    pg: Warehouse, postgres: PostgresServer
+) -> None:
+    """Seven people answer seven items at the same moment, each on a connection of their own:
+    every action is in the log once, with entry ids 1..7, and the queue shows them all. Without
+    the transaction's advisory lock two of them read the same max(entry_id) and one fails."""
+    findings = [finding(value) for value in CHANNELS]
+    save_night(pg, merge_alerts([], findings, NIGHT1), NIGHT1)
+    ids = read_queue(pg)["decision_id"].tolist()
+
+    def acknowledge(decision_id: str) -> str:
+        with connect(postgres.config()) as own:
+            return record_action(own, decision_id, "acknowledge", f"person-{decision_id}").status
+
+    for _attempt in range(3):  # three rounds, so a race that is only sometimes lost shows
+        with ThreadPoolExecutor(max_workers=len(ids)) as pool:
+            statuses = list(pool.map(acknowledge, ids))
+        assert statuses == ["acknowledged"] * len(ids)
+        pg.execute("delete from firewatch_state.decision_log")
+        save_night(pg, read_alerts(pg), NIGHT1)
+    with ThreadPoolExecutor(max_workers=len(ids)) as pool:
+        list(pool.map(acknowledge, ids))
+    log = read_log(pg)
+    assert sorted(e.entry_id for e in log) == list(range(1, len(ids) + 1))
+    assert sorted(e.decision_id for e in log) == sorted(ids)
+    assert set(read_queue(pg)["status"]) == {"acknowledged"}
+
+
+def test_an_unreachable_server_is_named() -> None:
+    config = PostgresConfig(host="127.0.0.1", port=1, database="nowhere")
+    where = r"postgresql://firewatch@127.0.0.1:1/nowhere"
+    with pytest.raises(ConnectionError, match=where), connect(config):
+        pass
+
+
+def test_a_second_night_on_the_same_database_waits_then_gives_up(
+    postgres: PostgresServer,
+) -> None:
+    """Two machines' nightly runs against one database: the second waits for the first's
+    advisory lock (and says so), gives up after the wait, and gets it once the first is done."""
+    said: list[str] = []
+    first = hold_database_lock(postgres.config(), wait=0)
+    second = hold_database_lock(postgres.config(), wait=1.0, say=said.append, poll=0.2)
+    refused = pytest.raises(RunLockTimeout, match="another nightly run still holds")
+    with first, refused, second:
+        pass
+    assert said == [f"another nightly run is using {postgres.config()}; waiting (up to 1 s)…"]
+    with hold_database_lock(postgres.config(), wait=0):  # released with its connection
+        pass
