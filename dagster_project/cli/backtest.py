@@ -6,12 +6,15 @@ import argparse
 import sys
 
 from dagster_project.cli.args import add_warehouse, iso_date
-from dagster_project.runtime.backtest import episodes_frame, replay, write
-from dagster_project.runtime.night import read_inputs
 from dagster_project.settings import Settings
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Imported here: the statistics (scipy, statsmodels) take seconds to import, and every
+    # `firewatch` command builds this parser before it does anything.
+    from dagster_project.runtime.backtest import episodes_frame, replay, write
+    from dagster_project.runtime.night import read_inputs
+
     warehouse = Settings.from_env(warehouse=args.warehouse).warehouse
     try:
         inputs = read_inputs(warehouse, args.rules)

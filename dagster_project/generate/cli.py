@@ -9,8 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .core import DEFAULT_END_DATE, generate
-from .profiles import PROFILES
+from .profiles import DEFAULT_END_DATE, PROFILES
 from .scenarios import SCENARIO_NAMES, parse_scenario
 
 
@@ -82,6 +81,8 @@ def summary(truth: dict, out: Path, seconds: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .core import generate  # numpy and pyarrow: only when generating
+
     end = args.end_date or DEFAULT_END_DATE
     try:
         specs = [parse_scenario(text, end) for text in args.scenario]

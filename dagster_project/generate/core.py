@@ -33,7 +33,7 @@ from .crm import (
     lifecycle_table,
     simulate_funnel,
 )
-from .profiles import get_profile
+from .profiles import DEFAULT_END_DATE, get_profile
 from .scenarios import Effects, ScenarioSpec, resolve, truth_record
 from .social import Posts, activity, simulate_posts, snapshots_table
 from .targets import TARGET_CHANNELS, fx_table, targets_table
@@ -48,7 +48,6 @@ from .web import (
 )
 from .writer import FORMATS, write_table
 
-DEFAULT_END_DATE = date(2025, 9, 28)  # fixed, a Sunday, so runs are reproducible
 REPORTING_CURRENCY = "USD"
 GENERATOR_VERSION = 1
 _RNG_STREAMS = ("calendar", "social", "ads", "sessions", "outcomes", "crm", "events", "tables")

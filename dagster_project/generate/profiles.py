@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+
+DEFAULT_END_DATE = date(2025, 9, 28)  # fixed, a Sunday, so runs are reproducible
 
 
 @dataclass(frozen=True)
