@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dagster_project.cli.args import add_warehouse
+from dagster_project.cli.args import add_target, add_warehouse
 from dagster_project.settings import Settings
 from dagster_project.warehouse.connection import WarehouseBusyError
 
@@ -14,7 +14,7 @@ from dagster_project.warehouse.connection import WarehouseBusyError
 def _run(args: argparse.Namespace) -> int:
     from dagster_project.runtime.brief import write_brief  # pandas, matplotlib: only when used
 
-    settings = Settings.from_env(warehouse=args.warehouse)
+    settings = Settings.from_env(warehouse=args.warehouse, target=args.target)
     try:
         report = write_brief(settings, Path(args.out) if args.out else None)
     except (WarehouseBusyError, FileNotFoundError, OSError) as error:
@@ -42,4 +42,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         "nightly run writes it).",
     )
     add_warehouse(parser)
+    add_target(parser)
     parser.set_defaults(handler=_run)

@@ -60,20 +60,19 @@ def notifications(
 def bi_copy(
     context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
 ) -> dg.MaterializeResult:
-    if settings.postgres is not None:
-        # BI tools read the database itself; nothing to copy, and the brief reads the copy
-        return dg.MaterializeResult(
-            metadata={"skipped": f"BI tools read {settings.postgres} directly (no BI copy)"}
+    metadata: dict[str, object]
+    if settings.postgres is not None:  # BI tools read the database itself: nothing to copy
+        metadata = {"skipped": f"BI tools read {settings.postgres} directly (no BI copy)"}
+    else:
+        report = publish_bi_copy(
+            settings.warehouse, settings.bi_copy_path, parquet_dir=settings.bi_parquet_dir
         )
-    report = publish_bi_copy(
-        settings.warehouse, settings.bi_copy_path, parquet_dir=settings.bi_parquet_dir
-    )
-    metadata: dict[str, object] = {
-        "path": dg.MetadataValue.path(str(report.target)),
-        "tables": len(report.row_counts),
-        "as_of": str(report.as_of_date),
-        "seconds": round(report.seconds, 2),
-    }
+        metadata = {
+            "path": dg.MetadataValue.path(str(report.target)),
+            "tables": len(report.row_counts),
+            "as_of": str(report.as_of_date),
+            "seconds": round(report.seconds, 2),
+        }
     # The copy is published: a brief that cannot be written is a warning, not a failed night
     # (the previous brief stays, whole, and says which night it shows).
     started = time.monotonic()

@@ -1,5 +1,6 @@
 """The morning brief: read what it shows from the BI copy (what people read) or, before there is
-one, from the warehouse read-only; render it (brief/html.py) and swap the file in whole.
+one, from the warehouse read-only (on PostgreSQL, which has no BI copy, from the database);
+render it (brief/html.py) and swap the file in whole.
 
 The nightly job writes it beside the BI copy after each successful run; `firewatch brief` writes
 it on demand."""
@@ -15,14 +16,13 @@ from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import duckdb
-
 from dagster_project.brief.html import AlertView, Brief, render_brief
 from dagster_project.divergence.queue import WAITING, QueueItem, is_overdue
 from dagster_project.runtime.alert_detail import chart_png, explanation, read_alerts
 from dagster_project.settings import Settings, queue_wait
-from dagster_project.warehouse.connection import open_warehouse, run_as_of, table_exists
+from dagster_project.warehouse.connection import run_as_of
 from dagster_project.warehouse.decisions import queue_night
+from dagster_project.warehouse.engine import Warehouse, connect
 
 BRIEF_NAME = "brief.html"
 
@@ -35,21 +35,30 @@ def brief_path(settings: Settings) -> Path:
 @dataclass(frozen=True)
 class BriefReport:
     path: Path
-    source: Path
+    source: str
     night: date | None
     waiting: int
     overdue: int
 
 
 @contextlib.contextmanager
-def _source(settings: Settings) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path, bool]]:
+def _source(settings: Settings) -> Iterator[tuple[Warehouse, str, str, bool]]:
     """The BI copy read-only when it exists (never locked by a run: it is swapped in whole),
-    else the warehouse read-only, waiting for a nightly run as the queue verbs do."""
+    else the warehouse read-only, waiting for a nightly run as the queue verbs do; on
+    PostgreSQL the database itself."""
+    if settings.postgres is not None:
+        with connect(settings.postgres, read_only=True) as wh:
+            yield wh, str(settings.postgres), "the database", False
+        return
     copy = settings.bi_copy_path
     if copy.exists():
+        import duckdb
+
+        from dagster_project.warehouse.engine import DuckDBWarehouse
+
         con = duckdb.connect(str(copy), read_only=True)
         try:
-            yield con, copy, True
+            yield DuckDBWarehouse(con), str(copy), "the BI copy", True
         finally:
             con.close()
         return
@@ -57,62 +66,56 @@ def _source(settings: Settings) -> Iterator[tuple[duckdb.DuckDBPyConnection, Pat
         raise FileNotFoundError(
             f"no BI copy at {copy} and no warehouse at {settings.warehouse}: run `firewatch run`"
         )
-    with open_warehouse(settings.warehouse, read_only=True, wait_seconds=queue_wait()) as con:
-        yield con, settings.warehouse, False
+    with connect(settings.warehouse, read_only=True, wait_seconds=queue_wait()) as wh:
+        yield wh, str(settings.warehouse), "the warehouse (no BI copy yet)", False
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
-    cursor = con.execute(sql, params or [])
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def _night(con: duckdb.DuckDBPyConnection, is_copy: bool) -> date | None:
+def _night(con: Warehouse, is_copy: bool) -> date | None:
     """The night the queue's dates are on: the run's night (the copy's as_of_date, which is the
     night the queue was rebuilt for), or the warehouse's queue night."""
     if is_copy:
-        if not table_exists(con, "main", "bi_copy_info"):
+        if not con.table_exists("{marts}", "bi_copy_info"):
             return None
-        return con.execute("select max(as_of_date) from main.bi_copy_info").fetchone()[0]
+        return con.rows("select max(as_of_date) from {marts}.bi_copy_info")[0][0]
     night = queue_night(con)
-    if night is None and table_exists(con, "intermediate", "int_run_context"):
+    if night is None and con.table_exists("intermediate", "int_run_context"):
         night = run_as_of(con)
     return night
 
 
-def _table_rows(con: duckdb.DuckDBPyConnection, table: str, sql: str) -> list[dict]:
-    """`sql`'s rows, or none when `main.<table>` is not there (a copy from an older run)."""
-    return _rows(con, sql) if table_exists(con, "main", table) else []
+def _table_rows(con: Warehouse, table: str, sql: str) -> list[dict]:
+    """`sql`'s rows, or none when the table is not there (a copy from an older run)."""
+    return con.records(sql) if con.table_exists("{marts}", table) else []
 
 
 _QUEUE_FIELDS = {f.name for f in fields(QueueItem)}
 # The targets of the month running and of the last closed month, all channels first.
 _ATTAINMENT_SQL = """
 with months as (
-    select max(period_start) as p from main.target_attainment
-    union select max(period_start) from main.target_attainment where is_month_closed
+    select max(period_start) as p from {marts}.target_attainment
+    union select max(period_start) from {marts}.target_attainment where is_month_closed
 )
-select t.*, c.label, c.unit from main.target_attainment t
-left join main.metric_catalog c using (metric_id)
+select t.*, c.label, c.unit from {marts}.target_attainment t
+left join {marts}.metric_catalog c using (metric_id)
 where t.period_start in (select p from months)
 order by t.period_start desc, t.dimension <> 'total', t.metric_id, t.dimension_value"""
 # The missed-target explanation of the latest month that missed one.
 _EXPLANATION_SQL = """
-select * from main.target_gap_explanation
-where period_start = (select max(period_start) from main.target_gap_explanation)
+select * from {marts}.target_gap_explanation
+where period_start = (select max(period_start) from {marts}.target_gap_explanation)
 order by metric_id, factor_order"""
 
 
-def _queue(con: duckdb.DuckDBPyConnection) -> list[QueueItem]:
+def _queue(con: Warehouse) -> list[QueueItem]:
     rows = _table_rows(
-        con, "decision_queue", "select * from main.decision_queue order by opened_at, decision_id"
+        con,
+        "decision_queue",
+        "select * from {marts}.decision_queue order by opened_at, decision_id",
     )
     return [QueueItem(**{k: v for k, v in row.items() if k in _QUEUE_FIELDS}) for row in rows]
 
 
-def _alert_views(
-    con: duckdb.DuckDBPyConnection, queue: list[QueueItem]
-) -> dict[str, tuple[AlertView, ...]]:
+def _alert_views(con: Warehouse, queue: list[QueueItem]) -> dict[str, tuple[AlertView, ...]]:
     """Each waiting decision's alerts (all those its cause covers): numbers and chart."""
     alerts = {a["alert_id"]: a for a in read_alerts(con)}
     views = {}
@@ -125,27 +128,26 @@ def _alert_views(
     return views
 
 
-def _rituals(con: duckdb.DuckDBPyConnection, is_copy: bool) -> list[dict]:
+def _rituals(con: Warehouse, is_copy: bool) -> list[dict]:
     """The copy's ritual report (as of its run); from the warehouse, live with the decisions
     entered since (as `firewatch rituals`)."""
-    if not is_copy and table_exists(con, "main", "metric_catalog"):
+    if not is_copy and con.table_exists("{marts}", "metric_catalog"):
         from dagster_project.runtime.rituals import compute
 
         frame = compute(con)
         return frame.astype(object).where(frame.notna(), None).to_dict("records")
     return _table_rows(
-        con, "ritual_metrics", "select * from main.ritual_metrics order by metric_id"
+        con, "ritual_metrics", "select * from {marts}.ritual_metrics order by metric_id"
     )
 
 
-def read_brief(settings: Settings) -> tuple[Brief, Path]:
-    with _source(settings) as (con, path, is_copy):
+def read_brief(settings: Settings) -> tuple[Brief, str]:
+    with _source(settings) as (con, path, what, is_copy):
         labels = (
-            dict(con.execute("select metric_id, label from main.metric_catalog").fetchall())
-            if table_exists(con, "main", "metric_catalog")
+            dict(con.rows("select metric_id, label from {marts}.metric_catalog"))
+            if con.table_exists("{marts}", "metric_catalog")
             else {}
         )
-        what = "the BI copy" if is_copy else "the warehouse (no BI copy yet)"
         queue = _queue(con)
         brief = Brief(
             night=_night(con, is_copy),

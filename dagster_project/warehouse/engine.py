@@ -36,6 +36,10 @@ class Warehouse(Protocol):
 
     def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple]: ...
 
+    def records(self, text: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """The rows as dicts by column name, values as the driver gives them."""
+        ...
+
     def frame(self, text: str, params: Sequence[Any] = ()) -> pd.DataFrame: ...
 
     def execute(self, text: str, params: Sequence[Any] = ()) -> None: ...
@@ -74,6 +78,11 @@ class DuckDBWarehouse:
 
     def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple]:
         return self.con.execute(self.sql(text), list(params)).fetchall()
+
+    def records(self, text: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.con.execute(self.sql(text), list(params))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def frame(self, text: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         return self.con.execute(self.sql(text), list(params)).df()
@@ -163,6 +172,12 @@ class PostgresWarehouse:
         with self.con.cursor() as cursor:
             cursor.execute(self._statement(text), list(params))
             return cursor.fetchall()
+
+    def records(self, text: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.con.cursor() as cursor:
+            cursor.execute(self._statement(text), list(params))
+            names = [d.name for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def execute(self, text: str, params: Sequence[Any] = ()) -> None:
         with self.con.cursor() as cursor:

@@ -80,7 +80,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) -> 
         ScenarioSpec("engagement_up_quality_down", "paid_social", onset, 0.4),
     ]
     generate(root, profile="small", days=120, seed=5, scenarios=specs)
-    found = Runs(root / "raw", root / "duck.duckdb", root / "stage.duckdb", postgres)
+    # apart: each run writes its morning brief beside its file
+    duck, stage = root / "duck" / "duck.duckdb", root / "pg" / "stage.duckdb"
+    found = Runs(root / "raw", duck, stage, postgres)
     with _environment({}):
         assert run_pipeline(found.raw, found.duck) == 0
     with _environment(found.env()):
@@ -123,6 +125,16 @@ def test_alerts_and_queue_are_the_same_on_postgres(both: tuple) -> None:
     assert differences(*both, "alerts", key=("alert_id",)) == []
     assert differences(*both, "decision_queue", key=("decision_id",)) == []
     assert differences(*both, "ritual_metrics", key=("metric_id",)) == []
+
+
+def test_the_morning_brief_is_written_from_postgres(runs: Runs, both: tuple) -> None:
+    duck, _ = both
+    brief = (runs.stage.parent / "brief.html").read_text(encoding="utf-8")
+    assert f"read from the database {runs.server.config()}" in brief
+    waiting = duck.execute(
+        "select decision_id from decision_queue where status in ('open', 'acknowledged')"
+    ).fetchall()
+    assert waiting and all(decision_id in brief for (decision_id,) in waiting)
 
 
 def test_people_answer_the_queue_on_postgres_and_a_second_night_keeps_it(runs: Runs) -> None:

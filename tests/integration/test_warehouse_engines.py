@@ -82,6 +82,12 @@ def test_a_frame_reads_back_the_same_from_both_engines(pg: Warehouse, duck: Ware
     assert from_pg["id"].iloc[3] == 2**62 + 1
     assert from_pg["seen_at"].iloc[0] == pd.Timestamp("2025-01-31 23:59:59.123456")
     assert pg.rows(query, [0]) == duck.rows(query, [0]) == sorted(_ROWS, key=lambda r: r[0])
+    assert pg.records(query, [0]) == duck.records(query, [0])
+    assert pg.records(query, [0])[1] == dict.fromkeys(["label", "amount", "day"], None) | {
+        "id": 2,
+        "seen_at": None,
+        "flag": None,
+    }
 
 
 def test_a_frame_replaces_a_table_on_postgres(pg: Warehouse, duck: Warehouse) -> None:
