@@ -12,7 +12,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 DEMO_SCENARIO ?= clicks_up_nobody_stays:paid_search:2025-09-08
 
-.PHONY: install manifest demo run test test-fast lint dev clean bench-detection bench docs reliability postgres-test postgres-demo
+.PHONY: install manifest demo run test test-fast lint dev clean bench-detection bench bench-engines docs reliability postgres-test postgres-demo
 
 # A line per stage, and pip's own output for the long one (a line per package it collects, then
 # on a terminal a bar of the packages it installs): a first install takes 1-2 min from pip's
@@ -94,6 +94,12 @@ bench-detection: $(MANIFEST)
 # large; the generated data sets stay in bench/.cache/pipeline, `--fresh` regenerates them).
 bench: $(MANIFEST)
 	$(BIN)/python bench/pipeline.py
+
+# The whole nightly job on DuckDB and on PostgreSQL (a throwaway server per profile, from
+# tests/support/postgres.py): full build and one-day nightly of small and medium, with the alerts
+# and queue of both compared -> the last section of docs/performance.md (about 30-40 min on 2 cores).
+bench-engines: $(MANIFEST)
+	$(BIN)/python bench/engines.py
 
 # Fault injection: `firewatch run` killed with SIGKILL at 24 random points of nightly runs (load,
 # dbt, checks, alerts and queue, BI copy), each followed by a recovery run and its checks, then
