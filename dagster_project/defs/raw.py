@@ -89,14 +89,15 @@ def build_raw_assets(partitions: dg.PartitionsDefinition | None = None) -> dg.As
             found = {"problems_found": len(error.problems)}
             raise refused(LOAD_REFUSED, [str(error)], found) from None
         if settings.postgres is not None:  # the checked load, into the database by COPY
-            from dagster_project.warehouse.postgres import copy_landing
+            from dagster_project.warehouse.postgres import copy_landing, load_changes
 
-            copied = copy_landing(settings.warehouse, settings.postgres)
+            copied = copy_landing(settings.warehouse, settings.postgres, load_changes(report))
             progress.report(
                 "load",
                 0,
                 len(TABLES),
-                f"copied {sum(copied.values()):,} rows to {settings.postgres}",
+                f"copied {sum(copied.values()):,} rows of {len(copied)} tables to "
+                f"{settings.postgres}",
             )
         if report.quarantine_message():
             context.log.warning(report.quarantine_message())

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Collection
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from psycopg2 import sql
 
 from dagster_project.warehouse.target import PostgresConfig
+
+if TYPE_CHECKING:
+    from dagster_project.ingest.loader import LoadReport
 
 RAW_SCHEMA = "raw"
 
@@ -62,21 +65,24 @@ def copy_raw_tables(
     source: duckdb.DuckDBPyConnection,
     target: Any,
     schema: str = RAW_SCHEMA,
-    unchanged: Collection[str] = (),
+    changes: Mapping[str, Sequence[str] | None] | None = None,
 ) -> dict[str, int]:
     """Copies every table of DuckDB's `raw` schema into `schema` of a PostgreSQL database.
 
     `source` is a DuckDB connection to the warehouse the loader wrote (read-only will do);
-    `target` a psycopg2 connection. Each table is created anew (a table of the same name is
-    dropped first) with the same columns in the same order and matching types
-    (`postgres_type`), and filled with one `COPY ... FROM STDIN` of a CSV file DuckDB writes
-    (NULL is an empty field, an empty string `""`, doubles their shortest exact text), never
-    row by row. All tables are replaced in one transaction, committed at the end: a reader sees
-    the old tables or the new ones. Returns the rows copied per table.
+    `target` a psycopg2 connection. A table is created with the same columns in the same order
+    and matching types (`postgres_type`) and filled with one `COPY ... FROM STDIN` of a CSV
+    file DuckDB writes (NULL is an empty field, an empty string `""`, doubles their shortest
+    exact text), never row by row. All tables change in one transaction, committed at the end:
+    a reader sees last night's tables or tonight's. Returns the rows copied per table copied.
 
-    A table in `unchanged` (the loader read no new file for it) is left as it is when the
-    database already holds it with the same columns and the same number of rows: a night
-    copies what is new, not the whole history again.
+    `changes` says what the load did to a table, so a night copies what is new, not the whole
+    history again: `[]` nothing (the table is left as it is), a list of files appended (only
+    their rows are copied), None replaced (copied whole). Each shortcut is taken only when the
+    database's table has the same columns and the rows it should already hold; otherwise, and
+    for a table not named, the table is copied whole: emptied in the transaction when its
+    columns are unchanged, so the staging views dbt built on it (and a reader's own views)
+    stay, or else dropped and created anew.
     """
     tables = [
         name
@@ -86,16 +92,27 @@ def copy_raw_tables(
             [RAW_SCHEMA],
         ).fetchall()
     ]
+    changes = changes or {}
     copied: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="firewatch-copy-") as folder:
         with target.cursor() as cursor:
             cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
             for table in tables:
-                rows = _copy_table(source, cursor, schema, table, Path(folder), table in unchanged)
+                rows = _copy_table(source, cursor, schema, table, Path(folder), changes.get(table))
                 if rows is not None:
                     copied[table] = rows
         target.commit()
     return copied
+
+
+def _quoted(table: str) -> str:
+    return f'"{RAW_SCHEMA}"."' + table.replace('"', '""') + '"'
+
+
+def _files_filter(files: Sequence[str]) -> str:
+    # file names from the loader's plan, as literals: DuckDB's COPY takes no parameters
+    names = ", ".join("'" + name.replace("'", "''") + "'" for name in files)
+    return f"_source_file in ({names})"
 
 
 def _copy_table(
@@ -104,7 +121,7 @@ def _copy_table(
     schema: str,
     table: str,
     folder: Path,
-    unchanged: bool = False,
+    new_files: Sequence[str] | None = None,
 ) -> int | None:
     columns = source.execute(
         "select column_name, data_type from information_schema.columns "
@@ -114,29 +131,38 @@ def _copy_table(
     relation = sql.Identifier(schema, table)
     wanted = [(name, postgres_type(kind)) for name, kind in columns]
     same_columns = _columns(cursor, schema, table) == [(n, _canonical(k)) for n, k in wanted]
-    quoted = f'"{RAW_SCHEMA}"."' + table.replace('"', '""') + '"'
-    if unchanged and same_columns:
-        [(rows,)] = source.execute(f"select count(*) from {quoted}").fetchall()
+    quoted = _quoted(table)
+    where = "true"
+    if same_columns and new_files is not None:
+        [(total,)] = source.execute(f"select count(*) from {quoted}").fetchall()
+        new = 0
+        if new_files:
+            [(new,)] = source.execute(
+                f"select count(*) from {quoted} where {_files_filter(new_files)}"
+            ).fetchall()
         cursor.execute(sql.SQL("select count(*) from {}").format(relation))
-        if cursor.fetchone()[0] == rows:
-            return None
-    if same_columns:
-        # the same table as last night: emptied in the transaction, so the staging views dbt
-        # built on it (and a reader's own views) stay
-        cursor.execute(sql.SQL("truncate {}").format(relation))
-    else:
-        cursor.execute(sql.SQL("drop table if exists {} cascade").format(relation))
-        cursor.execute(
-            sql.SQL("create table {} ({})").format(
-                relation,
-                sql.SQL(", ").join(
-                    sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind))
-                    for name, kind in wanted
-                ),
+        if cursor.fetchone()[0] == total - new:  # the database holds the rows before tonight's
+            if not new_files:
+                return None
+            where = _files_filter(new_files)
+    if where == "true":
+        if same_columns:
+            cursor.execute(sql.SQL("truncate {}").format(relation))
+        else:
+            cursor.execute(sql.SQL("drop table if exists {} cascade").format(relation))
+            cursor.execute(
+                sql.SQL("create table {} ({})").format(
+                    relation,
+                    sql.SQL(", ").join(
+                        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind))
+                        for name, kind in wanted
+                    ),
+                )
             )
-        )
     csv_file = folder / f"{table}.csv"
-    source.execute(f"copy (select * from {quoted}) to '{csv_file}' (format csv, header false)")
+    source.execute(
+        f"copy (select * from {quoted} where {where}) to '{csv_file}' (format csv, header false)"
+    )
     with csv_file.open("rb") as handle:
         cursor.copy_expert(sql.SQL("copy {} from stdin with (format csv)").format(relation), handle)
     rows = cursor.rowcount
@@ -177,10 +203,10 @@ def _columns(cursor: Any, schema: str, table: str) -> list[tuple[str, str]]:
 
 
 def copy_landing(
-    warehouse: Path, config: PostgresConfig, unchanged: Collection[str] = ()
+    warehouse: Path, config: PostgresConfig, changes: Mapping[str, Sequence[str] | None]
 ) -> dict[str, int]:
-    """The night's load, from the DuckDB staging file into PostgreSQL's `raw` schema; the
-    tables the load left `unchanged` are copied only when the database's copy differs."""
+    """The night's load, from the DuckDB staging file into PostgreSQL's `raw` schema: per
+    contract table what the load did (`copy_raw_tables`' `changes`)."""
     from dagster_project.warehouse.connection import connect_when_free
 
     source = connect_when_free(warehouse, read_only=True)
@@ -188,8 +214,22 @@ def copy_landing(
         target = config.connect()
         target.autocommit = False
         try:
-            return copy_raw_tables(source, target, unchanged=unchanged)
+            return copy_raw_tables(source, target, changes=changes)
         finally:
             target.close()
     finally:
         source.close()
+
+
+def load_changes(report: LoadReport) -> dict[str, list[str] | None]:
+    """What the loader did to each contract table, as `copy_raw_tables` takes it: no new file
+    ([]), files appended (their names), or the table replaced (None)."""
+    changes: dict[str, list[str] | None] = {}
+    for table, mode in report.modes.items():
+        if mode == "unchanged":
+            changes[table] = []
+        elif mode == "append":
+            changes[table] = list(report.new_files.get(table, []))
+        else:
+            changes[table] = None
+    return changes

@@ -163,7 +163,12 @@ def test_people_answer_the_queue_on_postgres_and_a_second_night_keeps_it(runs: R
     assert explained.returncode == 0 and "Sessions" in explained.stdout, explained.stderr
 
     # the next night (the same files: nothing new to copy) builds on PostgreSQL again and
-    # keeps the decision; the raw tables stay where the staging views read them
+    # keeps the decision; the raw tables stay where the staging views read them, unwritten
+    # (the transaction that wrote a row is its xmin)
+    written = "select max(xmin::text::bigint) from raw.web_events"
+    with runs.server.connect() as pg, pg.cursor() as cursor:
+        cursor.execute(written)
+        before = cursor.fetchone()
     with _environment(runs.env()):
         assert run_pipeline(runs.raw, runs.stage) == 0
     after = {item["decision_id"]: item for item in listed(True)}
@@ -174,3 +179,5 @@ def test_people_answer_the_queue_on_postgres_and_a_second_night_keeps_it(runs: R
         assert cursor.fetchone() == (1,)
         cursor.execute("select count(*) from staging.stg_web__events")
         assert cursor.fetchone()[0] > 100_000
+        cursor.execute(written)
+        assert cursor.fetchone() == before

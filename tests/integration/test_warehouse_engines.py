@@ -22,6 +22,7 @@ from dagster_project.warehouse.decisions import (
     save_night,
 )
 from dagster_project.warehouse.engine import DuckDBWarehouse, Warehouse, connect
+from dagster_project.warehouse.postgres import copy_raw_tables
 from dagster_project.warehouse.run_lock import RunLockTimeout, hold_database_lock
 from dagster_project.warehouse.target import PostgresConfig
 from tests.support.findings import NIGHT1, NIGHT2, finding
@@ -34,7 +35,7 @@ CHANNELS = ("paid_social", "paid_search", "email", "organic", "display", "video"
 def pg(postgres: PostgresServer) -> Warehouse:
     """The server's database, emptied of everything a previous test wrote."""
     with connect(postgres.config()) as wh:
-        for schema in ("firewatch_state", "scratch"):
+        for schema in ("firewatch_state", "scratch", "raw"):
             wh.execute(f"drop schema if exists {schema} cascade")
         for table in ("alerts", "decision_queue", "ritual_metrics"):
             wh.execute(f"drop table if exists {{marts}}.{table}")
@@ -189,3 +190,40 @@ def test_a_second_night_on_the_same_database_waits_then_gives_up(
     assert said == [f"another nightly run is using {postgres.config()}; waiting (up to 1 s)…"]
     with hold_database_lock(postgres.config(), wait=0):  # released with its connection
         pass
+
+
+def _raw_rows(source: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return source.execute("select * from raw.web_events order by _source_file, n").fetchall()
+
+
+def _pg_rows(pg: Warehouse) -> list[tuple]:
+    return pg.rows("select * from raw.web_events order by _source_file, n")
+
+
+def test_a_night_copies_only_what_the_load_changed(pg: Warehouse, postgres: PostgresServer) -> None:
+    """copy_raw_tables with the load's changes: appended files copy their rows only, an
+    unchanged table is left alone, a database copy that does not hold the rows it should is
+    copied whole; a view on a raw table (dbt's staging views) survives all of it."""
+    source = duckdb.connect()
+    source.execute("create schema raw")
+    source.execute("create table raw.web_events (n bigint, _source_file varchar, note varchar)")
+    source.execute(
+        "insert into raw.web_events select i, 'day1.csv', 'it''s ' || i from range(1000) t(i)"
+    )
+    con = postgres.connect()
+    pg.execute("drop schema if exists raw cascade")
+    assert copy_raw_tables(source, con) == {"web_events": 1000}
+    pg.execute("create schema if not exists scratch")
+    pg.execute("create view scratch.events as select * from raw.web_events")
+    source.execute(
+        "insert into raw.web_events select i, 'day2.csv', null from range(1000, 1010) t(i)"
+    )
+    assert copy_raw_tables(source, con, changes={"web_events": ["day2.csv"]}) == {"web_events": 10}
+    assert _pg_rows(pg) == _raw_rows(source)
+    assert copy_raw_tables(source, con, changes={"web_events": []}) == {}
+    pg.execute("delete from raw.web_events where n = 7")  # not what the last night copied
+    assert copy_raw_tables(source, con, changes={"web_events": []}) == {"web_events": 1010}
+    assert _pg_rows(pg) == _raw_rows(source)
+    assert pg.rows("select count(*) from scratch.events") == [(1010,)]
+    con.close()
+    source.close()
