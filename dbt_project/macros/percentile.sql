@@ -1,5 +1,6 @@
 {#- Continuous percentile as an aggregate. Ordered-set syntax works on DuckDB and PostgreSQL;
-    Spark only has percentile_approx. -#}
+    Spark's `percentile` is the same exact, linearly interpolated percentile (percentile_approx
+    is approximate and returns one of the values). -#}
 {% macro percentile_cont(expression, fraction) -%}
     {{ return(adapter.dispatch('percentile_cont', 'kpi_firewatch')(expression, fraction)) }}
 {%- endmacro %}
@@ -9,5 +10,5 @@
 {%- endmacro %}
 
 {% macro spark__percentile_cont(expression, fraction) -%}
-    percentile_approx({{ expression }}, {{ fraction }})
+    percentile({{ expression }}, {{ fraction }})
 {%- endmacro %}
