@@ -27,3 +27,20 @@
         (select cast({{ dbt.dateadd('day', -days, 'max(' ~ built_date_column ~ ')') }} as date) from {{ this }})
     {%- endif -%}
 {%- endmacro %}
+
+{% macro incremental_materialization() -%}
+    {#- The materialization of the incremental models: `incremental` with delete+insert, except
+        where delete+insert cannot be had (see the spark__ variant). -#}
+    {{ return(adapter.dispatch('incremental_materialization', 'kpi_firewatch')()) }}
+{%- endmacro %}
+
+{% macro default__incremental_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+
+{% macro spark__incremental_materialization() -%}
+    {#- dbt-spark has no delete+insert, and on Parquet tables only append and insert_overwrite
+        (merge needs Delta, Iceberg or Hudi, whose jars are not in pyspark): every night rebuilds
+        these models whole, which gives what a first (full) incremental build gives. -#}
+    {{ return('table') }}
+{%- endmacro %}

@@ -2,7 +2,7 @@
 -- Incremental: platforms restate spend and conversions for weeks, so a night rebuilds its
 -- first night minus the ads lookback (28 days by default).
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key=['report_date', 'platform', 'account_id', 'campaign_id'],
     incremental_strategy='delete+insert',
 ) }}

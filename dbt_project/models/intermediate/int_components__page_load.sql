@@ -1,6 +1,6 @@
 -- Incremental: a night re-aggregates the periods its web lookback touches (see rollup_components).
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key=['grain', 'period_start'],
     incremental_strategy='delete+insert',
 ) }}

@@ -1,7 +1,7 @@
 -- Timed page views with the channel of their session, for page-load percentiles.
 -- Incremental like int_sessions: the page views of every session a night rebuilds.
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key='event_key',
     incremental_strategy='delete+insert',
 ) }}

@@ -4,7 +4,7 @@
 -- from all their events. A GA4 session ends after 30 minutes without activity, so its events
 -- never lie more than two days before its last one: reading two days earlier is enough.
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key='session_key',
     incremental_strategy='delete+insert',
 ) }}

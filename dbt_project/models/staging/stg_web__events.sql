@@ -2,7 +2,7 @@
 -- Incremental: a night re-reads only the raw events from its first night minus the web
 -- lookback (GA4 restates about three days); a restated event replaces its earlier version.
 {{ config(
-    materialized='incremental',
+    materialized=incremental_materialization(),
     unique_key='event_key',
     incremental_strategy='delete+insert',
 ) }}
