@@ -1,0 +1,160 @@
+"""Apache Spark as the warehouse of the dbt project: a spike (docs/engines.md, SPARK_REPORT.md).
+
+dbt-spark's `session` method runs Spark inside the dbt process (local, no cluster, no server).
+A session's catalog lives as long as the process, so the raw tables dbt reads must be in a
+catalog that outlives it: a Hive metastore in an embedded Derby database in a folder of our own
+(`<home>/metastore_db`), beside Spark's warehouse folder (`<home>/warehouse`), where the tables
+dbt builds go. `copy_raw_tables` exports each table of DuckDB's `raw` schema to Parquet
+(`<home>/raw/<table>/`) and registers it in that metastore as an external table of the database
+`raw`; `dbt build --target spark` (profiles.yml, env FIREWATCH_SPARK_HOME) then builds from it.
+
+Embedded Derby admits one process at a time: copy in one process (`python -m
+dagster_project.warehouse.spark WAREHOUSE.duckdb HOME`), run dbt in another, read after it ended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+RAW_SCHEMA = "raw"
+HOME_ENV = "FIREWATCH_SPARK_HOME"
+
+# DuckDB column type -> Spark SQL type, for the types the loader writes and a few more.
+_TYPES = {
+    "VARCHAR": "string",
+    "BOOLEAN": "boolean",
+    "TINYINT": "tinyint",
+    "SMALLINT": "smallint",
+    "INTEGER": "int",
+    "BIGINT": "bigint",
+    "FLOAT": "float",
+    "DOUBLE": "double",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamp",
+    '"NULL"': "string",  # a column of nothing but NULLs
+}
+_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
+# What DuckDB writes for a column, so that Parquet carries the type Spark reads it as: DuckDB
+# writes TIMESTAMP as a local (not UTC-adjusted) timestamp, which Spark reads as TIMESTAMP_NTZ;
+# as TIMESTAMPTZ in a UTC session it is the same instant, read as Spark's TIMESTAMP.
+_EXPORT = {"TIMESTAMP": "timestamptz", '"NULL"': "varchar"}
+
+
+def spark_type(duckdb_type: str) -> str:
+    """The Spark SQL type that holds every value of a DuckDB column type exactly."""
+    decimal = _DECIMAL.fullmatch(duckdb_type)
+    if decimal:
+        return f"decimal({decimal[1]}, {decimal[2]})"
+    if duckdb_type not in _TYPES:
+        raise ValueError(f"no Spark type for the DuckDB type {duckdb_type}")
+    return _TYPES[duckdb_type]
+
+
+def spark_conf(home: Path) -> dict[str, str]:
+    """The Spark settings dbt's `spark` output uses (profiles.yml), for a session of our own."""
+    home = Path(home).resolve()
+    return {
+        "spark.master": "local[2]",
+        "spark.app.name": "kpi-firewatch",
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": str(home / "warehouse"),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true"
+        ),
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={home}",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.sql.ansi.enabled": "false",  # what dbt-spark sets, whatever the profile says
+        "spark.driver.memory": "2g",
+        "spark.ui.enabled": "false",
+    }
+
+
+def spark_session(home: Path) -> Any:
+    """A local Spark session on the metastore and warehouse folder under `home`."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.enableHiveSupport()
+    for key, value in spark_conf(home).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def copy_raw_tables(
+    source: duckdb.DuckDBPyConnection, spark: Any, home: Path, schema: str = RAW_SCHEMA
+) -> dict[str, int]:
+    """Copies every table of DuckDB's `raw` schema into the database `schema` of Spark's catalog.
+
+    Each table is written by DuckDB as one Parquet file in `<home>/raw/<table>/` (replaced if
+    there) and registered as an external Parquet table with the same columns in the same order
+    (`spark_type`); a table of the same name is dropped first. Returns the rows per table.
+    """
+    source.execute("set TimeZone = 'UTC'")
+    tables = [
+        name
+        for (name,) in source.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = ? and table_type = 'BASE TABLE' order by table_name",
+            [RAW_SCHEMA],
+        ).fetchall()
+    ]
+    spark.sql(f"create database if not exists `{schema}`")
+    copied: dict[str, int] = {}
+    for table in tables:
+        copied[table] = _copy_table(source, spark, schema, table, Path(home).resolve() / "raw")
+    return copied
+
+
+def _copy_table(
+    source: duckdb.DuckDBPyConnection, spark: Any, schema: str, table: str, folder: Path
+) -> int:
+    columns = source.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [RAW_SCHEMA, table],
+    ).fetchall()
+    location = folder / table
+    shutil.rmtree(location, ignore_errors=True)
+    location.mkdir(parents=True)
+    selected = ", ".join(
+        f'cast("{name}" as {_EXPORT[kind]}) as "{name}"' if kind in _EXPORT else f'"{name}"'
+        for name, kind in columns
+    )
+    quoted = f'"{RAW_SCHEMA}"."' + table.replace('"', '""') + '"'
+    source.execute(
+        f"copy (select {selected} from {quoted}) to '{location / 'part-0.parquet'}' "
+        "(format parquet)"
+    )
+    relation = f"`{schema}`.`{table}`"
+    spark.sql(f"drop table if exists {relation}")
+    spark.sql(
+        f"create table {relation} ("
+        + ", ".join(f"`{name}` {spark_type(kind)}" for name, kind in columns)
+        + f") using parquet location '{location}'"
+    )
+    return spark.table(relation).count()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=copy_raw_tables.__doc__)
+    parser.add_argument("warehouse", type=Path, help="the DuckDB file the loader wrote")
+    parser.add_argument("home", type=Path, help="Spark's folder (FIREWATCH_SPARK_HOME)")
+    args = parser.parse_args(argv)
+    args.home.mkdir(parents=True, exist_ok=True)
+    spark = spark_session(args.home)
+    with duckdb.connect(str(args.warehouse), read_only=True) as source:
+        for table, rows in copy_raw_tables(source, spark, args.home).items():
+            print(f"{RAW_SCHEMA}.{table}: {rows}")
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
