@@ -12,7 +12,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 DEMO_SCENARIO ?= clicks_up_nobody_stays:paid_search:2025-09-08
 
-.PHONY: install manifest demo run test test-fast lint dev clean bench-detection bench bench-engines docs reliability postgres-test postgres-demo
+.PHONY: install manifest demo run test test-fast lint dev clean bench-detection bench bench-engines docs reliability postgres-test postgres-demo spark-test
 
 # A line per stage, and pip's own output for the long one (a line per package it collects, then
 # on a terminal a bar of the packages it installs): a first install takes 1-2 min from pip's
@@ -76,6 +76,14 @@ lint: $(STAMP)
 postgres-test: $(MANIFEST)
 	$(BIN)/python -m pytest -q tests/e2e/test_postgres_equality.py \
 		tests/e2e/test_postgres_pipeline.py tests/integration/test_warehouse_engines.py
+
+# The dbt project on Spark (docs/engines.md): installs the `spark` extra (dbt-spark's session
+# mode, pyspark 4.3, about 300 MB; Java 17 must be there), copies the tiny landing's raw tables
+# to Parquet tables of a local metastore and compares every public mart with DuckDB's. Not part
+# of `make test`: the Spark build alone takes 4-6 min on 2 cores.
+spark-test: $(MANIFEST)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
+	$(BIN)/python -m pytest -q -rs tests/e2e/test_spark_equality.py
 
 # The night on a throwaway PostgreSQL (docs/engines.md): a server of its own, `firewatch run
 # --target postgres` on the sample landing `make demo` generated, the queue, then the server and

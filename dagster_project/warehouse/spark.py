@@ -1,4 +1,4 @@
-"""Apache Spark as the warehouse of the dbt project: a spike (docs/engines.md, SPARK_REPORT.md).
+"""Apache Spark as the warehouse of the dbt project (docs/engines.md): the raw tables as Parquet.
 
 dbt-spark's `session` method runs Spark inside the dbt process (local, no cluster, no server).
 A session's catalog lives as long as the process, so the raw tables dbt reads must be in a

@@ -1,4 +1,4 @@
-"""The dbt project on Apache Spark gives the numbers it gives on DuckDB (a spike: SPARK_REPORT.md).
+"""The dbt project on Apache Spark gives the numbers it gives on DuckDB (docs/engines.md).
 
 Like tests/e2e/test_postgres_equality.py: the `tiny` landing, loaded into DuckDB and built there
 by the nightly job as of 2025-05-31, has its raw tables written as Parquet and registered in a
@@ -11,7 +11,6 @@ Java is missing (none of them is a pinned dependency). Slow: the dbt build takes
 from __future__ import annotations
 
 import importlib.util
-import math
 import os
 import shutil
 import subprocess
@@ -19,18 +18,16 @@ import sys
 from collections.abc import Collection
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
 
 from dagster_project.defs.partitions import RunWindow
 from dagster_project.settings import DBT_PROJECT_DIR
-from tests.e2e.test_postgres_equality import MARTS
+from tests.support.engines import MARTS, compare
 
 AS_OF = date(2025, 5, 31)  # the `tiny` fixture's night
 SCHEMA = "firewatch"  # the database of the marts (FIREWATCH_SPARK_SCHEMA)
-RELATIVE = 1e-9
 
 
 def _missing() -> str | None:
@@ -87,54 +84,11 @@ def built(tiny: Path, tmp_path_factory: pytest.TempPathFactory):
     duck.close()
 
 
-def _rows(columns: list[str], rows: list[tuple], key: tuple[str, ...] | None) -> dict:
-    records = [dict(zip(columns, row, strict=True)) for row in rows]
-    names = key or tuple(columns)
-    by_key: dict[tuple, list[dict[str, Any]]] = {}
-    for record in records:
-        by_key.setdefault(tuple(record[name] for name in names), []).append(record)
-    if key:
-        assert all(len(group) == 1 for group in by_key.values()), f"{key} is not a key"
-    return by_key
-
-
-def _same(a: Any, b: Any, exact: bool) -> bool:
-    if a is None or b is None:
-        return a is b
-    if type(a) is not type(b):  # an integer where the other engine has a float, say
-        return False
-    if isinstance(a, float) and not exact:
-        return a == b or math.isclose(a, b, rel_tol=RELATIVE, abs_tol=0.0)
-    return a == b
-
-
-def _differences(
-    built: tuple, mart: str, exact_rows: Collection[str] = (), shown: int = 10
-) -> list[str]:
-    """What differs between the mart on DuckDB and on Spark, one line per difference."""
+def _differences(built: tuple, mart: str, exact_rows: Collection[str] = ()) -> list[str]:
     duck, spark = built
-    duck_result = duck.execute(f"select * from main.{mart}")
-    duck_columns = [d[0] for d in duck_result.description]
-    duck_rows = _rows(duck_columns, duck_result.fetchall(), MARTS[mart])
     frame = spark.table(f"{SCHEMA}.{mart}")
-    spark_columns = frame.columns
-    spark_rows = _rows(spark_columns, [tuple(row) for row in frame.collect()], MARTS[mart])
-    if duck_columns != spark_columns:
-        return [f"columns: duckdb {duck_columns}, spark {spark_columns}"]
-    found = [f"only on duckdb: {k}" for k in duck_rows.keys() - spark_rows.keys()]
-    found += [f"only on spark: {k}" for k in spark_rows.keys() - duck_rows.keys()]
-    for key in sorted(duck_rows.keys() & spark_rows.keys(), key=repr):
-        if len(duck_rows[key]) != len(spark_rows[key]):
-            found.append(f"{key}: {len(duck_rows[key])} rows on duckdb, {len(spark_rows[key])}")
-            continue
-        for left, right in zip(duck_rows[key], spark_rows[key], strict=True):
-            exact = left.get("metric_id") in exact_rows
-            found += [
-                f"{key} {column}: duckdb {left[column]!r}, spark {right[column]!r}"
-                for column in duck_columns
-                if not _same(left[column], right[column], exact)
-            ]
-    return found[:shown] + ([f"... {len(found) - shown} more"] if len(found) > shown else [])
+    rows = [tuple(row) for row in frame.collect()]
+    return compare(duck, mart, ("spark", frame.columns, rows), exact_rows)
 
 
 def test_metric_series_is_the_same_on_spark(built: tuple) -> None:

@@ -48,6 +48,43 @@ def _same(a: Any, b: Any, exact: bool) -> bool:
     return a == b
 
 
+def compare(
+    duck: duckdb.DuckDBPyConnection,
+    mart: str,
+    other: tuple[str, list[str], list[tuple]],
+    exact_rows: Collection[str] = (),
+    shown: int = 10,
+    key: tuple[str, ...] | None = None,
+) -> list[str]:
+    """What differs between a table of the marts' schema on DuckDB and the same table read
+    from another engine, `other` = (its name, its columns, its rows), one line per difference.
+    A float is compared to 1e-9 relative, exactly in rows whose metric_id is in exact_rows.
+    `key` names a row (default: MARTS)."""
+    key = key if key is not None else MARTS.get(mart)
+    name, other_columns, other_list = other
+    duck_result = duck.execute(f"select * from main.{mart}")
+    duck_columns = [d[0] for d in duck_result.description]
+    duck_rows = _rows(duck_columns, duck_result.fetchall(), key)
+    other_rows = _rows(other_columns, other_list, key)
+    if duck_columns != other_columns:
+        return [f"columns: duckdb {duck_columns}, {name} {other_columns}"]
+    found = [f"only on duckdb: {k}" for k in duck_rows.keys() - other_rows.keys()]
+    found += [f"only on {name}: {k}" for k in other_rows.keys() - duck_rows.keys()]
+    for row_key in sorted(duck_rows.keys() & other_rows.keys(), key=repr):
+        mine, theirs = duck_rows[row_key], other_rows[row_key]
+        if len(mine) != len(theirs):
+            found.append(f"{row_key}: {len(mine)} rows on duckdb, {len(theirs)} on {name}")
+            continue
+        for left, right in zip(mine, theirs, strict=True):
+            exact = left.get("metric_id") in exact_rows
+            found += [
+                f"{row_key} {column}: duckdb {left[column]!r}, {name} {right[column]!r}"
+                for column in duck_columns
+                if not _same(left[column], right[column], exact)
+            ]
+    return found[:shown] + ([f"... {len(found) - shown} more"] if len(found) > shown else [])
+
+
 def differences(
     duck: duckdb.DuckDBPyConnection,
     pg: Any,
@@ -56,30 +93,9 @@ def differences(
     shown: int = 10,
     key: tuple[str, ...] | None = None,
 ) -> list[str]:
-    """What differs between a table of the marts' schema on DuckDB and on PostgreSQL (a
-    psycopg2 connection), one line per difference. A float is compared to 1e-9 relative,
-    exactly in rows whose metric_id is in exact_rows. `key` names a row (default: MARTS)."""
-    key = key if key is not None else MARTS.get(mart)
-    duck_result = duck.execute(f"select * from main.{mart}")
-    duck_columns = [d[0] for d in duck_result.description]
-    duck_rows = _rows(duck_columns, duck_result.fetchall(), key)
+    """`compare` against the table in PostgreSQL's `public` schema (a psycopg2 connection)."""
     with pg.cursor() as cursor:
         cursor.execute(f"select * from public.{mart}")
-        pg_columns = [d[0] for d in cursor.description]
-        pg_rows = _rows(pg_columns, cursor.fetchall(), key)
-    if duck_columns != pg_columns:
-        return [f"columns: duckdb {duck_columns}, postgres {pg_columns}"]
-    found = [f"only on duckdb: {k}" for k in duck_rows.keys() - pg_rows.keys()]
-    found += [f"only on postgres: {k}" for k in pg_rows.keys() - duck_rows.keys()]
-    for key in sorted(duck_rows.keys() & pg_rows.keys(), key=repr):
-        if len(duck_rows[key]) != len(pg_rows[key]):
-            found.append(f"{key}: {len(duck_rows[key])} rows on duckdb, {len(pg_rows[key])}")
-            continue
-        for left, right in zip(duck_rows[key], pg_rows[key], strict=True):
-            exact = left.get("metric_id") in exact_rows
-            found += [
-                f"{key} {column}: duckdb {left[column]!r}, postgres {right[column]!r}"
-                for column in duck_columns
-                if not _same(left[column], right[column], exact)
-            ]
-    return found[:shown] + ([f"... {len(found) - shown} more"] if len(found) > shown else [])
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    return compare(duck, mart, ("postgres", columns, rows), exact_rows, shown, key)
