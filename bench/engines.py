@@ -291,17 +291,23 @@ def _copy_share(full: Measurement | None, nightly: Measurement | None) -> list[s
     loaded = _LOADED.findall(nightly.log.read_text(encoding="utf-8", errors="replace"))
     total = sum(int(rows.replace(",", "")) for _, rows, _ in loaded)
     unchanged = sum(int(rows.replace(",", "")) for _, rows, mode in loaded if mode == "unchanged")
+    appended = total - unchanged  # rows of the tables the load appended to or replaced
     line = (
-        f"On PostgreSQL the nightly's COPY sent {b[1]:,} rows, {b[1] / a[1]:.0%} of the full "
+        f"On PostgreSQL the nightly's COPY sent {b[1]:,} rows, {b[1] / a[1]:.1%} of the full "
         f"build's {a[1]:,} ({b[0]:,.1f} s with the checked load; DuckDB appends the day's files "
-        "in place): a table the load appended to (web_events, ads_daily) is emptied and copied "
-        "again whole, so the nightly's load grows with the history."
+        "in place). "
     )
-    if unchanged and b[1] >= total:
+    if b[1] < appended:
         line += (
-            f" The tables the loader left unchanged ({unchanged:,} rows) were copied again "
-            "too: docs/engines.md says they are skipped, but the night's load step calls "
-            "`copy_landing` without naming them (`dagster_project/defs/raw.py`)."
+            "Only the new files' rows of the tables the load appended to were copied, and the "
+            "loader's bookkeeping tables; the tables it left unchanged were not copied at all "
+            f"({unchanged:,} rows)."
+        )
+    else:
+        line += (
+            "The tables the load appended to (web_events, ads_daily) were copied whole, so the "
+            "nightly's load grows with the history"
+            + (f"; the unchanged ones ({unchanged:,} rows) too." if b[1] >= total else ".")
         )
     return ["", line]
 
@@ -394,10 +400,10 @@ def section(results: list[ProfileRuns], command: str, load: tuple[float, float])
         SECTION,
         "",
         f"Machine: {describe()}. Measured {date.today().isoformat()} with `{command}` (`make "
-        f"bench-engines`){niced}. The machine has 2 cores and other people's test "
-        "runs were going on at the same time: the 1-minute load average was "
-        f"{load[0]:.1f} at the start and {load[1]:.1f} at the end, so the figures, the "
-        "PostgreSQL server's included, share the cores with them and vary from run to run.",
+        f"bench-engines`){niced}. The bench does not stop other processes: the 1-minute load "
+        f"average was {load[0]:.1f} at the start and {load[1]:.1f} at the end (the bench's own "
+        "runs count in it); on 2 cores the figures, the PostgreSQL server's included, vary by "
+        "10-20% from run to run, more when something else runs.",
         "",
         "How: the data sets of the bench above (history up to D-1, then the files of day D). "
         "Each run is `firewatch run` as its own process (wall time start to exit, peak RSS the "
