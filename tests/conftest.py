@@ -52,9 +52,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
+def postgres_cluster() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this worker's own (tests/support/postgres.py; installed first when
-    root and missing, skipped where it cannot be), empty database `firewatch`."""
+    root and missing, skipped where it cannot be)."""
     from tests.support.postgres import PostgresUnavailable, postgres_server, server_binaries
 
     try:
@@ -63,6 +63,25 @@ def postgres() -> Iterator[PostgresServer]:
         pytest.skip(str(missing))
     with postgres_server() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def postgres(
+    postgres_cluster: PostgresServer, request: pytest.FixtureRequest
+) -> Iterator[PostgresServer]:
+    """An empty database of the test module's own on the worker's server: two modules on one
+    worker must not build into one database (an incremental model would keep the other
+    module's rows)."""
+    from dataclasses import replace
+
+    name = "t_" + request.module.__name__.rsplit(".", 1)[-1][:50]
+    admin = postgres_cluster.connect()
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'drop database if exists "{name}"')
+        cursor.execute(f'create database "{name}"')
+    admin.close()
+    yield replace(postgres_cluster, database=name)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
