@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import describe  # noqa: E402
-from bench.pipeline_datasets import Dataset, link_tree, prepare_dataset  # noqa: E402
+from bench.pipeline_datasets import Dataset, chosen_profiles, link_tree, prepare_dataset  # noqa: E402
 from bench.pipeline_measure import GB, Measurement  # noqa: E402
 from bench.pipeline_report import _slowest, _stages  # noqa: E402
 from bench.pipeline_runs import BIN, firewatch_run  # noqa: E402
@@ -467,10 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--max-minutes", type=float, default=15.0, help="stop a run that takes longer"
     )
     args = parser.parse_args(argv)
-    profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
-    unknown = [p for p in profiles if p not in PROFILES]
-    if unknown or not profiles:
-        parser.error(f"--profiles: choose from {', '.join(PROFILES)}")
+    profiles = chosen_profiles(parser, args.profiles, PROFILES)
     load_at_start = os.getloadavg()[0]
     work = args.work.resolve()
     # A fresh Dagster instance per bench run: its run history is not what is measured.

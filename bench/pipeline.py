@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.pipeline_checks import measure_checks, measure_code_location  # noqa: E402
-from bench.pipeline_datasets import prepare_dataset  # noqa: E402
+from bench.pipeline_datasets import chosen_profiles, prepare_dataset  # noqa: E402
 from bench.pipeline_report import ProfileResult, write_report  # noqa: E402
 from bench.pipeline_runs import (  # noqa: E402
     DOUBLED_MEMORY_LIMIT,
@@ -58,10 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--fresh", action="store_true", help="regenerate the data sets")
     args = parser.parse_args(argv)
-    profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
-    unknown = [p for p in profiles if p not in PROFILES]
-    if unknown or not profiles:
-        parser.error(f"--profiles: choose from {', '.join(PROFILES)}")
+    profiles = chosen_profiles(parser, args.profiles, PROFILES)
     load_at_start = os.getloadavg()[0]
     work = args.work.resolve()
     # A fresh Dagster instance per bench run: its run history is not what is measured.

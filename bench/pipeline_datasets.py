@@ -4,10 +4,12 @@ day files add exactly one day. Cached under the bench's work folder."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -181,3 +183,13 @@ def link_tree(source: Path, target: Path) -> None:
                 os.link(path, destination)
             except OSError:
                 shutil.copy2(path, destination)
+
+
+def chosen_profiles(
+    parser: argparse.ArgumentParser, text: str, choices: Sequence[str]
+) -> list[str]:
+    """`--profiles`' comma-separated names, refused (parser.error) unless each is a choice."""
+    profiles = [p.strip() for p in text.split(",") if p.strip()]
+    if not profiles or [p for p in profiles if p not in choices]:
+        parser.error(f"--profiles: choose from {', '.join(choices)}")
+    return profiles

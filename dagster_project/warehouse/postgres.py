@@ -8,7 +8,6 @@ one transaction, where dbt's `postgres` target builds the same marts from it.
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,12 +16,17 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 from psycopg2 import sql
 
+from dagster_project.warehouse.raw_export import (
+    RAW_SCHEMA,
+    engine_type,
+    quoted_raw,
+    raw_columns,
+    raw_tables,
+)
 from dagster_project.warehouse.target import PostgresConfig
 
 if TYPE_CHECKING:
     from dagster_project.ingest.loader import LoadReport
-
-RAW_SCHEMA = "raw"
 
 # DuckDB column type -> PostgreSQL column type, for the types the loader writes and a few more.
 _TYPES = {
@@ -48,17 +52,11 @@ _TYPES = {
     "JSON": "jsonb",
     '"NULL"': "text",  # a column of nothing but NULLs
 }
-_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 
 
 def postgres_type(duckdb_type: str) -> str:
     """The PostgreSQL type that holds every value of a DuckDB column type exactly."""
-    decimal = _DECIMAL.fullmatch(duckdb_type)
-    if decimal:
-        return f"numeric({decimal[1]}, {decimal[2]})"
-    if duckdb_type not in _TYPES:
-        raise ValueError(f"no PostgreSQL type for the DuckDB type {duckdb_type}")
-    return _TYPES[duckdb_type]
+    return engine_type(duckdb_type, _TYPES, "numeric({}, {})", "PostgreSQL")
 
 
 def copy_raw_tables(
@@ -84,14 +82,7 @@ def copy_raw_tables(
     columns are unchanged, so the staging views dbt built on it (and a reader's own views)
     stay, or else dropped and created anew.
     """
-    tables = [
-        name
-        for (name,) in source.execute(
-            "select table_name from information_schema.tables "
-            "where table_schema = ? and table_type = 'BASE TABLE' order by table_name",
-            [RAW_SCHEMA],
-        ).fetchall()
-    ]
+    tables = raw_tables(source)
     changes = changes or {}
     copied: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="firewatch-copy-") as folder:
@@ -103,10 +94,6 @@ def copy_raw_tables(
                     copied[table] = rows
         target.commit()
     return copied
-
-
-def _quoted(table: str) -> str:
-    return f'"{RAW_SCHEMA}"."' + table.replace('"', '""') + '"'
 
 
 def _files_filter(files: Sequence[str]) -> str:
@@ -123,15 +110,11 @@ def _copy_table(
     folder: Path,
     new_files: Sequence[str] | None = None,
 ) -> int | None:
-    columns = source.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
-        [RAW_SCHEMA, table],
-    ).fetchall()
+    columns = raw_columns(source, table)
     relation = sql.Identifier(schema, table)
     wanted = [(name, postgres_type(kind)) for name, kind in columns]
     same_columns = _columns(cursor, schema, table) == [(n, _canonical(k)) for n, k in wanted]
-    quoted = _quoted(table)
+    quoted = quoted_raw(table)
     where = "true"
     if same_columns and new_files is not None:
         [(total,)] = source.execute(f"select count(*) from {quoted}").fetchall()

@@ -15,14 +15,20 @@ dagster_project.warehouse.spark WAREHOUSE.duckdb HOME`), run dbt in another, rea
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-RAW_SCHEMA = "raw"
+from dagster_project.warehouse.raw_export import (
+    RAW_SCHEMA,
+    engine_type,
+    quoted_raw,
+    raw_columns,
+    raw_tables,
+)
+
 HOME_ENV = "FIREWATCH_SPARK_HOME"
 
 # DuckDB column type -> Spark SQL type, for the types the loader writes and a few more.
@@ -40,7 +46,6 @@ _TYPES = {
     "TIMESTAMP WITH TIME ZONE": "timestamp",
     '"NULL"': "string",  # a column of nothing but NULLs
 }
-_DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
 # What DuckDB writes for a column, so that Parquet carries the type Spark reads it as: DuckDB
 # writes TIMESTAMP as a local (not UTC-adjusted) timestamp, which Spark reads as TIMESTAMP_NTZ;
 # as TIMESTAMPTZ in a UTC session it is the same instant, read as Spark's TIMESTAMP.
@@ -49,12 +54,7 @@ _EXPORT = {"TIMESTAMP": "timestamptz", '"NULL"': "varchar"}
 
 def spark_type(duckdb_type: str) -> str:
     """The Spark SQL type that holds every value of a DuckDB column type exactly."""
-    decimal = _DECIMAL.fullmatch(duckdb_type)
-    if decimal:
-        return f"decimal({decimal[1]}, {decimal[2]})"
-    if duckdb_type not in _TYPES:
-        raise ValueError(f"no Spark type for the DuckDB type {duckdb_type}")
-    return _TYPES[duckdb_type]
+    return engine_type(duckdb_type, _TYPES, "decimal({}, {})", "Spark")
 
 
 def spark_conf(home: Path) -> dict[str, str]:
@@ -97,14 +97,7 @@ def copy_raw_tables(
     (`spark_type`); a table of the same name is dropped first. Returns the rows per table.
     """
     source.execute("set TimeZone = 'UTC'")
-    tables = [
-        name
-        for (name,) in source.execute(
-            "select table_name from information_schema.tables "
-            "where table_schema = ? and table_type = 'BASE TABLE' order by table_name",
-            [RAW_SCHEMA],
-        ).fetchall()
-    ]
+    tables = raw_tables(source)
     spark.sql(f"create database if not exists `{schema}`")
     copied: dict[str, int] = {}
     for table in tables:
@@ -115,11 +108,7 @@ def copy_raw_tables(
 def _copy_table(
     source: duckdb.DuckDBPyConnection, spark: Any, schema: str, table: str, folder: Path
 ) -> int:
-    columns = source.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
-        [RAW_SCHEMA, table],
-    ).fetchall()
+    columns = raw_columns(source, table)
     location = folder / table
     shutil.rmtree(location, ignore_errors=True)
     location.mkdir(parents=True)
@@ -127,7 +116,7 @@ def _copy_table(
         f'cast("{name}" as {_EXPORT[kind]}) as "{name}"' if kind in _EXPORT else f'"{name}"'
         for name, kind in columns
     )
-    quoted = f'"{RAW_SCHEMA}"."' + table.replace('"', '""') + '"'
+    quoted = quoted_raw(table)
     source.execute(
         f"copy (select {selected} from {quoted}) to '{location / 'part-0.parquet'}' "
         "(format parquet)"

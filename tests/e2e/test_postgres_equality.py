@@ -22,7 +22,7 @@ import pytest
 from dagster_project.defs.partitions import RunWindow
 from dagster_project.settings import DBT_PROJECT_DIR
 from dagster_project.warehouse.postgres import copy_raw_tables
-from tests.support.engines import MARTS, differences
+from tests.support.engines import MARTS, differences, series_and_counts
 from tests.support.postgres import PostgresServer
 
 AS_OF = date(2025, 5, 31)  # the `tiny` fixture's night
@@ -56,12 +56,9 @@ def built(tiny: Path, postgres: PostgresServer, tmp_path_factory: pytest.TempPat
 
 def test_metric_series_is_the_same_on_postgres(built: tuple) -> None:
     duck, _ = built
-    [(rows, counts)] = duck.execute(
-        "select (select count(*) from metric_series), "
-        "(select list(metric_id) from metric_catalog where unit = 'count')"
-    ).fetchall()
+    rows, counts = series_and_counts(duck)
     assert rows > 10_000 and "sessions" in counts
-    assert differences(*built, "metric_series", exact_rows=set(counts)) == []
+    assert differences(*built, "metric_series", exact_rows=counts) == []
 
 
 @pytest.mark.parametrize("mart", [m for m in MARTS if m != "metric_series"])

@@ -24,7 +24,7 @@ import pytest
 
 from dagster_project.defs.partitions import RunWindow
 from dagster_project.settings import DBT_PROJECT_DIR
-from tests.support.engines import MARTS, compare
+from tests.support.engines import MARTS, compare, series_and_counts
 
 AS_OF = date(2025, 5, 31)  # the `tiny` fixture's night
 SCHEMA = "firewatch"  # the database of the marts (FIREWATCH_SPARK_SCHEMA)
@@ -93,12 +93,9 @@ def _differences(built: tuple, mart: str, exact_rows: Collection[str] = ()) -> l
 
 def test_metric_series_is_the_same_on_spark(built: tuple) -> None:
     duck, _ = built
-    [(rows, counts)] = duck.execute(
-        "select (select count(*) from metric_series), "
-        "(select list(metric_id) from metric_catalog where unit = 'count')"
-    ).fetchall()
+    rows, counts = series_and_counts(duck)
     assert rows > 10_000 and "sessions" in counts
-    assert _differences(built, "metric_series", exact_rows=set(counts)) == []
+    assert _differences(built, "metric_series", exact_rows=counts) == []
 
 
 @pytest.mark.parametrize("mart", [m for m in MARTS if m != "metric_series"])

@@ -99,3 +99,13 @@ def differences(
         columns = [d[0] for d in cursor.description]
         rows = cursor.fetchall()
     return compare(duck, mart, ("postgres", columns, rows), exact_rows, shown, key)
+
+
+def series_and_counts(duck: duckdb.DuckDBPyConnection) -> tuple[int, set[str]]:
+    """metric_series' row count on DuckDB, and the metrics whose unit is a count (compared
+    exactly across engines; the others to 1e-9 relative)."""
+    [(rows, counts)] = duck.execute(
+        "select (select count(*) from metric_series), "
+        "(select list(metric_id) from metric_catalog where unit = 'count')"
+    ).fetchall()
+    return rows, set(counts)
