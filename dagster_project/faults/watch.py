@@ -61,19 +61,34 @@ def run_lock_free(warehouse: Path) -> bool:
         os.close(fd)
 
 
+def _state_and_group(stat_path: Path) -> tuple[str, int] | None:
+    """(state, process group) from a /proc stat file, None if it is gone."""
+    try:
+        stat = stat_path.read_text()
+    except OSError:
+        return None
+    fields_ = stat[stat.rindex(")") + 2 :].split()
+    return fields_[0], int(fields_[2])
+
+
 def group_alive(pgid: int) -> list[int]:
-    """Pids of the process group that are still running (zombies do not count)."""
+    """Pids of the process group that are still running. A process counts until every one of
+    its threads has exited: after SIGKILL the leader thread of a multithreaded process (DuckDB's
+    workers) shows as a zombie while another thread still tears down the shared file table, and
+    the DuckDB file lock goes only with the last thread."""
     alive = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
+        leader = _state_and_group(entry / "stat")
+        if leader is None or leader[1] != pgid:
+            continue
         try:
-            stat = (entry / "stat").read_text()
+            tasks = list((entry / "task").iterdir())
         except OSError:
             continue
-        fields_ = stat[stat.rindex(")") + 2 :].split()
-        state, pgrp = fields_[0], int(fields_[2])
-        if pgrp == pgid and state not in ("Z", "X"):
+        states = [_state_and_group(t / "stat") for t in tasks]
+        if any(s is not None and s[0] not in ("Z", "X") for s in states):
             alive.append(int(entry.name))
     return alive
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -16,7 +17,7 @@ import duckdb
 from dagster_project.divergence.episodes import merge_alerts
 from dagster_project.faults.checks import check_decisions, read_bi
 from dagster_project.faults.decisions import Decision
-from dagster_project.faults.watch import lock_holder, run_lock_free
+from dagster_project.faults.watch import group_alive, lock_holder, run_lock_free
 from dagster_project.warehouse.connection import open_warehouse
 from dagster_project.warehouse.decisions import record_action, save_night
 from dagster_project.warehouse.publish import publish_bi_copy
@@ -95,4 +96,42 @@ def test_the_checks_catch_a_lost_or_doubled_decision_a_stale_queue_and_a_torn_co
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
     assert lock_holder(warehouse) == ("write", holder.pid)
     holder.communicate("done\n", timeout=30)
+    assert lock_holder(warehouse) is None
+
+
+# the main thread leaves (pthread_exit; ctypes lets go of the GIL) while another thread keeps the
+# DuckDB connection (DuckDB's own threads would keep the process up: the thread ends it with
+# os._exit): what a SIGKILLed DuckDB process looks like while its workers still tear down
+_LEADER_GONE = """
+import ctypes, duckdb, os, sys, threading
+con = duckdb.connect(sys.argv[1])
+threading.Thread(target=lambda: (sys.stdin.readline(), os._exit(0))).start()
+print('held', flush=True)
+ctypes.CDLL(None).pthread_exit(None)
+"""
+
+
+def test_a_process_whose_leader_thread_is_a_zombie_still_counts_while_it_holds_the_lock(
+    tmp_path: Path,
+) -> None:
+    """After a kill the crash check looks for what of the run is left: a process whose main
+    thread has exited shows as a zombie in /proc/<pid>/stat while its other threads still hold
+    the warehouse's lock, and must count as running (the fault campaign once reported the
+    lock held by a process it had not counted)."""
+    warehouse = tmp_path / "w.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _LEADER_GONE, str(warehouse)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    stat = Path(f"/proc/{holder.pid}/stat")
+    deadline = time.monotonic() + 10
+    while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"  # the leader has exited
+    assert lock_holder(warehouse) == ("write", holder.pid)
+    assert group_alive(holder.pid) == [holder.pid]
+    holder.communicate("done\n", timeout=30)
+    assert group_alive(holder.pid) == []
     assert lock_holder(warehouse) is None
