@@ -4,6 +4,7 @@ and the private environment of every process it starts (also the performance ben
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -28,8 +29,9 @@ def private_env(work: Path) -> dict[str, str]:
     env.pop("DAGSTER_IS_DEV_CLI", None)
     home = work / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    # No network here; the nightly job does not depend on telemetry either way.
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    # The project's instance settings (no telemetry: no network here; the event log storage a
+    # user's instance gets), so what is measured or killed is what users run.
+    shutil.copyfile(ROOT / "dagster_project" / "dagster.yaml", home / "dagster.yaml")
     env.update(
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         DAGSTER_HOME=str(home),
