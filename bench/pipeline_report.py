@@ -15,6 +15,7 @@ from dagster_project.ingest.contract import TABLES
 # Targets (issue "Nightly operations", part "Performance benchmark").
 FULL_FLOOR_FACTOR, FULL_FIXED_SECONDS, MAX_RSS_GB = 2.0, 10.0, 4.0
 NIGHTLY_SHARE, DOUBLED_FACTOR = 0.10, 1.2
+PLAIN_DBT_FACTOR = 1.3  # a one-day nightly against a plain `dbt build` (issue 17, on small)
 CHECKS_SECONDS, LOAD_SECONDS = 5.0, 3.0
 
 
@@ -63,6 +64,7 @@ def _profile_section(r: ProfileResult) -> list[str]:
             f"≤ {NIGHTLY_SHARE:.0%} of the full build = {nightly_limit:,.1f} s "
             f"{_mark(nightly.seconds <= nightly_limit)}",
         ),
+        *_plain_rows(r),
         _row(f"full build, {n2} days", full2, "recorded"),
         _row(
             f"nightly, + 1 day on {n2} days",
@@ -87,6 +89,24 @@ def _profile_section(r: ProfileResult) -> list[str]:
             "counts exactly, the rest to 1e-6 relative.",
         ]
     return lines
+
+
+def _plain_rows(r: ProfileResult) -> list[str]:
+    """The plain dbt build beside the nightly (absent from reports of older benches)."""
+    plain = r.base.get("plain")
+    if plain is None:
+        return []
+    nightly = r.base["nightly"]
+    limit = PLAIN_DBT_FACTOR * plain.seconds
+    tries = ", ".join(f"{t:.1f}" for t in plain.extra.get("tries", []))
+    return [
+        _row(
+            f"plain `dbt build` of the same project, warehouse and night (best of {tries} s)",
+            plain,
+            f"reference: the nightly is **{nightly.seconds / plain.seconds:.2f}×** it, target "
+            f"≤ {PLAIN_DBT_FACTOR:g}× = {limit:,.1f} s {_mark(nightly.seconds <= limit)}",
+        )
+    ]
 
 
 def _stages(m: Measurement) -> list[tuple[str, float]]:

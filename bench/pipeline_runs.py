@@ -178,6 +178,8 @@ def measure_dataset(
     print(f"  {dataset.name}: nightly as of {day}", flush=True)
     out["nightly"] = firewatch_run("nightly", landing, warehouse, day, env, logs)
     if with_floor:
+        print(f"  {dataset.name}: plain dbt build, as of {day}", flush=True)
+        out["plain"] = plain_dbt_build(warehouse, day, env, logs, run_dir / "plain_target")
         # The incremental nightly must end where a build of all files would: the floor on the
         # whole landing folder as of D is that build's control_daily.
         after = _floor_run(
@@ -187,6 +189,28 @@ def measure_dataset(
     # Warehouses are big and rebuilt every time; logs and run_results stay.
     shutil.rmtree(run_dir, ignore_errors=True)
     return out
+
+
+def plain_dbt_build(
+    warehouse: Path, as_of: date, env: dict[str, str], logs: Path, target: Path, tries: int = 2
+) -> Measurement:
+    """The reference a nightly is held against: `dbt build` of the same project on the same
+    warehouse and night (unit tests excluded, as the nightly does), no loader, no Dagster. Its
+    own target folder, warmed by one unmeasured build so that it parses partially like a
+    nightly; then the best of `tries`, all kept in `extra["tries"]`."""
+    command = [
+        str(BIN / "dbt"), "build", "--exclude", "test_type:unit",
+        "--project-dir", str(DBT_TARGET.parent), "--profiles-dir", str(DBT_TARGET.parent),
+        "--target-path", str(target),
+    ]  # fmt: skip
+    run_env = {**env, "FIREWATCH_WAREHOUSE": str(warehouse), "FIREWATCH_AS_OF": as_of.isoformat()}
+    measure("plain_dbt_warmup", command, run_env, logs / "plain_dbt_warmup.log")
+    runs = [
+        measure("plain_dbt", command, run_env, logs / f"plain_dbt_{i}.log") for i in range(tries)
+    ]
+    best = min(runs, key=lambda m: m.seconds)
+    best.extra["tries"] = [m.seconds for m in runs]
+    return best
 
 
 def _floor_run(

@@ -12,25 +12,11 @@
     {%- if dimensions is none -%}
         {%- set dimensions = {'total': none, 'channel': 'channel'} -%}
     {%- endif -%}
-    {%- set cutoff = none -%}
-    {%- if incremental_source is not none and is_incremental() -%}
-        {#- two days earlier than the event models' date: a rebuilt session may have started up to
-            two days before its last event (see int_sessions) -#}
-        {%- set cutoff = dbt.dateadd('day', -2, reprocess_from(incremental_source, 'period_start')) -%}
-    {%- endif -%}
+    {%- set cutoff = rollup_cutoff(incremental_source) -%}
     with
 
     scoped as (
-        select *
-        from {{ relation }}
-        where {{ date_column }} <= {{ as_of_date() }}
-        {% if cutoff is not none -%}
-        {#- from the start of the earliest period that contains the cutoff, so every period
-            rebuilt is complete -#}
-        and {{ date_column }} >= least(
-            {%- for grain in grains %}{{ period_start(grain, cutoff) }}{% if not loop.last %}, {% endif %}{% endfor -%}
-        )
-        {%- endif %}
+        {{ rollup_scoped(relation, date_column, grains, cutoff) }}
     ),
 
     {% for grain in grains %}
@@ -39,18 +25,14 @@
     agg_{{ grain }}_{{ dimension }} as (
         select
             {{ period_start(grain, date_column) }} as period_start,
-            {% if column is none -%}
-            'total'
-            {%- else -%}
-            coalesce({{ dbt.cast(column, dbt.type_string()) }}, 'unattributed')
-            {%- endif %} as dimension_value,
+            {{ rollup_dimension_value(column) }} as dimension_value,
             {% for name, aggregate in measures -%}
             {{ aggregate }} as {{ name }}{% if not loop.last %},{% endif %}
             {% endfor %}
         from scoped
         group by
             {{ period_start(grain, date_column) }}{% if column is not none %},
-            coalesce({{ dbt.cast(column, dbt.type_string()) }}, 'unattributed'){% endif %}
+            {{ rollup_dimension_value(column) }}{% endif %}
     ),
     {% endfor %}
     {% endfor %}
@@ -79,4 +61,37 @@
     )
 
     select * from final
+{%- endmacro %}
+
+
+{#- The reprocessing date of an incremental rollup's night, none for a full build: two days
+    earlier than the event models' date, since a rebuilt session may have started up to two days
+    before its last event (see int_sessions). -#}
+{% macro rollup_cutoff(incremental_source) -%}
+    {%- if incremental_source is not none and is_incremental() -%}
+        {{ return(dbt.dateadd('day', -2, reprocess_from(incremental_source, 'period_start'))) }}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{#- The rows a rollup aggregates: up to the as-of date and, on an incremental night, from the
+    start of the earliest period that contains the cutoff, so every period rebuilt is complete. -#}
+{% macro rollup_scoped(relation, date_column, grains, cutoff) -%}
+        select *
+        from {{ relation }}
+        where {{ date_column }} <= {{ as_of_date() }}
+        {% if cutoff is not none -%}
+        and {{ date_column }} >= least(
+            {%- for grain in grains %}{{ period_start(grain, cutoff) }}{% if not loop.last %}, {% endif %}{% endfor -%}
+        )
+        {%- endif %}
+{%- endmacro %}
+
+{#- A dimension's value as the rollups write it ('total' for the total, 'unattributed' for null). -#}
+{% macro rollup_dimension_value(column) -%}
+    {%- if column is none -%}
+    'total'
+    {%- else -%}
+    coalesce({{ dbt.cast(column, dbt.type_string()) }}, 'unattributed')
+    {%- endif -%}
 {%- endmacro %}

@@ -90,12 +90,12 @@ def test_every_public_column_is_documented(tiny: Path, dbt_manifest: Path) -> No
 
 
 def test_dbt_unit_tests_pass(tiny: Path, dbt: Dbt) -> None:
-    """Sessionisation, attribution, maturity, fx and cohort-age unit tests (excluded from
-    nightly runs)."""
+    """Sessionisation, attribution, maturity, fx, cohort-age and page-load percentile unit tests
+    (excluded from nightly runs)."""
     dbt.place(tiny)
     result = dbt("test", "--select", "test_type:unit")
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "PASS=10 " in result.stdout
+    assert "PASS=11 " in result.stdout
 
 
 def test_sources_are_fresh_after_a_load(tiny: Path, dbt: Dbt) -> None:
