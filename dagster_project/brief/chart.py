@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -25,9 +26,31 @@ class ChartSpec:
     outcome_is_ratio: bool = False
 
 
+# Charts drawn in this process, by their inputs: a night draws each alert's chart for its
+# divergence check and again for the morning brief (about 0.4 s each).
+_DRAWN: OrderedDict[tuple, bytes] = OrderedDict()
+_KEEP_DRAWN = 32
+
+
+def _points(series: pd.Series) -> tuple:
+    return tuple(zip(series.index.tolist(), series.tolist(), strict=True))
+
+
 def alert_chart(leading: pd.Series, outcome: pd.Series, spec: ChartSpec) -> bytes:
     """PNG bytes of two stacked panels sharing the time axis. `leading` and `outcome` are values
-    indexed by period start (one value per period, e.g. weekly ratios of sums)."""
+    indexed by period start (one value per period, e.g. weekly ratios of sums). The same
+    inputs give the same bytes, drawn once per process."""
+    key = (_points(leading), _points(outcome), spec)
+    drawn = _DRAWN.get(key)
+    if drawn is None:
+        drawn = _draw(leading, outcome, spec)
+        _DRAWN[key] = drawn
+        while len(_DRAWN) > _KEEP_DRAWN:
+            _DRAWN.popitem(last=False)
+    return drawn
+
+
+def _draw(leading: pd.Series, outcome: pd.Series, spec: ChartSpec) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")  # no screen, no browser: the same image in CI, the UI and the brief

@@ -125,3 +125,21 @@ def test_a_chart_is_embedded_as_a_data_uri_with_its_size() -> None:
         WRITTEN,
     )
     assert '<img alt="Chart of A-1" width="720" height="440" src="data:image/png;base64,' in page
+
+
+def test_a_chart_is_drawn_once_for_the_same_numbers_and_again_for_others() -> None:
+    """A night draws each alert's chart for its check and for the brief: the second is the
+    first's bytes; other numbers under the same title are a new drawing, never the old one."""
+    import pandas as pd
+
+    from dagster_project.brief import chart
+
+    days = pd.date_range("2025-06-01", periods=10, freq="7D")
+    spec = ChartSpec("t", "Sessions", "Rate", (days[0], days[6]), (days[7], days[9]), days[8])
+    flat = pd.Series([5.0] * 10, index=days)
+    first = chart.alert_chart(pd.Series(range(10), index=days), flat, spec)
+    again = chart.alert_chart(pd.Series(range(10), index=days), flat.copy(), spec)
+    assert again is first
+    other = chart.alert_chart(pd.Series(range(1, 11), index=days), flat, spec)
+    assert other != first
+    assert chart._draw(pd.Series(range(10), index=days), flat, spec) == first
