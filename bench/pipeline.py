@@ -38,7 +38,6 @@ from bench.pipeline_checks import measure_checks, measure_code_location  # noqa:
 from bench.pipeline_datasets import chosen_profiles, prepare_dataset  # noqa: E402
 from bench.pipeline_report import ProfileResult, write_report  # noqa: E402
 from bench.pipeline_runs import (  # noqa: E402
-    DOUBLED_MEMORY_LIMIT,
     measure_dataset,
     supports_full_refresh,
 )
@@ -46,7 +45,6 @@ from dagster_project.faults.env import private_env  # noqa: E402
 
 DEFAULT_WORK = ROOT / "bench" / ".cache" / "pipeline"
 PROFILES = ("small", "medium", "large")
-MEMORY_LIMIT_ENV = "FIREWATCH_DUCKDB_MEMORY_LIMIT"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,10 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             dataset, generated = prepare_dataset(profile, days, work, env, args.fresh)
             if generated is not None:
                 print(f"  generated {days} days in {generated.seconds:.1f} s", flush=True)
-            run_env = env if with_floor else {**env, MEMORY_LIMIT_ENV: DOUBLED_MEMORY_LIMIT}
-            measured.append(
-                measure_dataset(dataset, work / "run", run_env, full_refresh, with_floor)
-            )
+            measured.append(measure_dataset(dataset, work / "run", env, full_refresh, with_floor))
         results.append(ProfileResult(profile, n, measured[0], measured[1]))
     logs = work / "logs"
     print("divergence checks and code location", flush=True)

@@ -22,8 +22,6 @@ from dagster_project.runtime.floor import floor_differences
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DBT_TARGET = ROOT / "dbt_project" / "target"
-# The doubled history's runs only measure how the nightly grows; its full build is not a target.
-DOUBLED_MEMORY_LIMIT = "3GB"
 
 
 def supports_full_refresh(env: dict[str, str]) -> bool:
