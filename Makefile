@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+SPARK_STAMP := $(VENV)/.spark-stamp
 MANIFEST := dbt_project/target/manifest.json
 # The venv's bin first: dagster-dbt and the tests find `dbt` on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -28,6 +29,13 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "==> installed into $(VENV)"
 
 install: $(STAMP)
+
+# The `spark` extra for the Spark suite `make test` runs (dbt-spark's session mode, pyspark 4.3,
+# about 300 MB; Java 17 must be on the machine, or the suite is skipped with the reason).
+$(SPARK_STAMP): $(STAMP)
+	@echo "==> installing the spark extra for the Spark tests (dbt-spark, pyspark: about 300 MB)"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
+	touch $(SPARK_STAMP)
 
 # The dbt manifest is built here, once, never when Python imports the Dagster definitions.
 $(MANIFEST): $(STAMP) $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
@@ -54,7 +62,7 @@ run: $(MANIFEST)
 # Every test (tests/unit, tests/integration, tests/e2e). Two workers (one per core here), a test
 # file each at a time: the end-to-end files mostly wait on DuckDB and dbt in child processes, and
 # their session fixtures are built once per worker. Per-file seconds -> docs/test_durations.md.
-test: $(MANIFEST)
+test: $(MANIFEST) $(SPARK_STAMP)
 	$(BIN)/python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=15 \
 		--durations-md docs/test_durations.md tests
 
@@ -77,12 +85,10 @@ postgres-test: $(MANIFEST)
 	$(BIN)/python -m pytest -q tests/e2e/test_postgres_equality.py \
 		tests/e2e/test_postgres_pipeline.py tests/integration/test_warehouse_engines.py
 
-# The dbt project on Spark (docs/engines.md): installs the `spark` extra (dbt-spark's session
-# mode, pyspark 4.3, about 300 MB; Java 17 must be there), copies the tiny landing's raw tables
-# to Parquet tables of a local metastore and compares every public mart with DuckDB's. Not part
-# of `make test`: the Spark build alone takes 4-6 min on 2 cores.
-spark-test: $(MANIFEST)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
+# The Spark suite alone (docs/engines.md; `make test` runs it too): copies the tiny landing's raw
+# tables to Parquet tables of a local metastore, builds the dbt project there and compares every
+# public mart, and what the checks read back, with DuckDB's (about 3 min on 2 cores).
+spark-test: $(MANIFEST) $(SPARK_STAMP)
 	$(BIN)/python -m pytest -q -rs tests/e2e/test_spark_equality.py
 
 # The night on a throwaway PostgreSQL (docs/engines.md): a server of its own, `firewatch run

@@ -15,12 +15,15 @@ from dagster_project.divergence.episodes import Alert, merge_alerts
 from dagster_project.divergence.findings import Finding
 from dagster_project.divergence.rule import Rule
 from dagster_project.divergence.rules import declared_rule_ids, load_rules
+from dagster_project.ingest.sql import lit
 from dagster_project.warehouse.decisions import read_alerts, read_log, save_night
-from dagster_project.warehouse.engine import connect
+from dagster_project.warehouse.engine import Warehouse, connect
 from dagster_project.warehouse.target import Location
 
 if TYPE_CHECKING:  # imported where used: the code location loads without pandas (0.8 s)
     import pandas as pd
+
+    from dagster_project.warehouse.spark import SparkWarehouse
 
 
 @dataclass(frozen=True)
@@ -44,19 +47,27 @@ def rule_ids(path: str | Path | None = None) -> list[str]:
 def read_inputs(warehouse: Location, rules_file: str | Path | None = None) -> NightInputs:
     """The marts the rules read, from the DuckDB file or the PostgreSQL database."""
     with connect(warehouse, read_only=True) as wh:
-        catalog = wh.frame("select * from {marts}.metric_catalog")
-        rules = load_rules(rules_file, catalog)
-        metrics = sorted({m for r in rules for m in (r.leading_metric, r.outcome_metric)})
-        grains = sorted({r.grain for r in rules})
-        series = wh.frame(
-            "select * from {marts}.metric_series where metric_id in (select unnest(?)) "
-            "and grain in (select unnest(?))",
-            [metrics, grains],
-        )
-        as_of = wh.rows("select as_of_date from intermediate.int_run_context")[0][0]
-        cohorts = None
-        if any(rule.outcome_test == "censored" for rule in rules):
-            cohorts = wh.frame("select * from {marts}.lead_cohort_ages")
+        return inputs_from(wh, rules_file)
+
+
+def inputs_from(
+    wh: Warehouse | SparkWarehouse, rules_file: str | Path | None = None
+) -> NightInputs:
+    """The marts the rules read, from an open warehouse (Spark's read side included: the SQL
+    takes no parameters, the rules' metric ids and grains are written in as literals)."""
+    catalog = wh.frame("select * from {marts}.metric_catalog")
+    rules = load_rules(rules_file, catalog)
+    metrics = sorted({m for r in rules for m in (r.leading_metric, r.outcome_metric)})
+    grains = sorted({r.grain for r in rules})
+    series = wh.frame(
+        "select * from {marts}.metric_series "
+        f"where metric_id in ({', '.join(map(lit, metrics))}) "
+        f"and grain in ({', '.join(map(lit, grains))})"
+    )
+    as_of = wh.rows("select as_of_date from intermediate.int_run_context")[0][0]
+    cohorts = None
+    if any(rule.outcome_test == "censored" for rule in rules):
+        cohorts = wh.frame("select * from {marts}.lead_cohort_ages")
     return NightInputs(series=series, catalog=catalog, rules=rules, as_of=as_of, cohorts=cohorts)
 
 

@@ -10,14 +10,20 @@ dbt builds go. `copy_raw_tables` exports each table of DuckDB's `raw` schema to 
 
 Embedded Derby admits one process at a time: copy in one process (`python -m
 dagster_project.warehouse.spark WAREHOUSE.duckdb HOME`), run dbt in another, read after it ended.
+
+`SparkWarehouse` is the read side of the warehouse interface on Spark (docs/engines.md): the
+night's detection reads `metric_series`, `metric_catalog` and `lead_cohort_ages` through it,
+as frames typed as DuckDB's. Writing the night's state (alerts, the queue, the decision log)
+on Spark is not done: it deletes and rewrites rows, which Parquet tables cannot.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -29,7 +35,11 @@ from dagster_project.warehouse.raw_export import (
     raw_tables,
 )
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 HOME_ENV = "FIREWATCH_SPARK_HOME"
+SPARK = "spark"
 
 # DuckDB column type -> Spark SQL type, for the types the loader writes and a few more.
 _TYPES = {
@@ -129,6 +139,41 @@ def _copy_table(
         + f") using parquet location '{location}'"
     )
     return spark.table(relation).count()
+
+
+class SparkWarehouse:
+    """Spark's catalog through the read half of the `Warehouse` interface (engine.py): `sql`,
+    `rows`, `records`, `frame`, `table_exists`. Queries take no parameters (write validated
+    literals into the text); `{marts}` is the database of the public marts."""
+
+    engine = SPARK
+
+    def __init__(self, spark: Any, marts: str) -> None:
+        self.spark = spark
+        self.marts = marts
+
+    def sql(self, text: str) -> str:
+        return text.replace("{marts}", f"`{self.marts}`")
+
+    def _query(self, text: str, params: Sequence[Any]) -> Any:
+        if params:
+            raise ValueError("SparkWarehouse queries take no parameters")
+        return self.spark.sql(self.sql(text))
+
+    def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return [tuple(row) for row in self._query(text, params).collect()]
+
+    def records(self, text: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return [row.asDict() for row in self._query(text, params).collect()]
+
+    def frame(self, text: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        """Through Arrow and DuckDB, so dates, decimals and strings get the dtypes a DuckDB
+        frame of the same table has (detection cannot tell the engines apart)."""
+        arrow = self._query(text, params).toArrow()
+        return duckdb.from_arrow(arrow).df()
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        return bool(self.spark.catalog.tableExists(table, schema.replace("{marts}", self.marts)))
 
 
 def main(argv: list[str] | None = None) -> int:
