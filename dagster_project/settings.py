@@ -42,6 +42,8 @@ EARLIEST_DATE_ENV = "FIREWATCH_EARLIEST_DATE"
 MAX_DROP_ENV = "FIREWATCH_MAX_DROP"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
+# The Dagster instance settings every instance of the project starts from (copied into a home).
+INSTANCE_CONFIG = PROJECT_ROOT / "dagster_project" / "dagster.yaml"
 
 DEFAULT_CRON = "0 2 * * *"
 DEFAULT_TIMEZONE = "UTC"
@@ -168,7 +170,7 @@ def dagster_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        shutil.copyfile(PROJECT_ROOT / "dagster_project" / "dagster.yaml", config)
+        shutil.copyfile(INSTANCE_CONFIG, config)
     os.environ[DAGSTER_HOME_ENV] = str(home)
     return home
 

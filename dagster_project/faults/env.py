@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from dagster_project.ingest.sql import lit
-from dagster_project.settings import DBT_PROJECT_DIR, PROJECT_ROOT
+from dagster_project.settings import DBT_PROJECT_DIR, INSTANCE_CONFIG, PROJECT_ROOT
 
 ROOT = PROJECT_ROOT
 DBT_PROJECT = DBT_PROJECT_DIR
@@ -31,7 +31,7 @@ def private_env(work: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     # The project's instance settings (no telemetry: no network here; the event log storage a
     # user's instance gets), so what is measured or killed is what users run.
-    shutil.copyfile(ROOT / "dagster_project" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(INSTANCE_CONFIG, home / "dagster.yaml")
     env.update(
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         DAGSTER_HOME=str(home),

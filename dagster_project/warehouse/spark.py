@@ -34,12 +34,12 @@ from dagster_project.warehouse.raw_export import (
     raw_columns,
     raw_tables,
 )
+from dagster_project.warehouse.target import SPARK
 
 if TYPE_CHECKING:
     import pandas as pd
 
 HOME_ENV = "FIREWATCH_SPARK_HOME"
-SPARK = "spark"
 
 # DuckDB column type -> Spark SQL type, for the types the loader writes and a few more.
 _TYPES = {

@@ -10,6 +10,7 @@ from typing import Any
 
 DUCKDB = "duckdb"
 POSTGRES = "postgres"
+SPARK = "spark"  # the dbt project and the checks' inputs only, not a night target yet
 TARGETS = (DUCKDB, POSTGRES)
 TARGET_ENV = "FIREWATCH_TARGET"
 

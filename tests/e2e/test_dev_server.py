@@ -36,7 +36,7 @@ import pytest
 
 from dagster_project.defs.partitions import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 from dagster_project.defs.schedules import SCHEDULE_NAME
-from dagster_project.settings import PROJECT_ROOT
+from dagster_project.settings import INSTANCE_CONFIG, PROJECT_ROOT
 from tests.support.tiny_landing import write_tiny_landing
 
 LOCATION = "kpi_firewatch"  # pyproject.toml [tool.dagster] code_location_name
@@ -243,7 +243,7 @@ def test_make_dev_shows_the_schedule_runs_nightly_and_backfills_two_days_in_one_
     # What `make dev` gives a new user is an empty DAGSTER_HOME: the defaults (queued run
     # coordinator, daemon, sqlite storage) stay; only telemetry is switched off for a test.
     # the instance configuration `make dev` installs (one run at a time: DuckDB has one writer)
-    shutil.copy(PROJECT_ROOT / "dagster_project" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(INSTANCE_CONFIG, home / "dagster.yaml")
     port = _free_port()
     log = tmp_path / "dagster_dev.log"
     dagster = Path(sys.executable).parent / "dagster"

@@ -54,6 +54,7 @@ from dagster_project.settings import (
     BI_COPY_ENV,
     BI_PARQUET_ENV,
     DBT_PROJECT_DIR,
+    INSTANCE_CONFIG,
     PROJECT_ROOT,
     RAW_DIR_ENV,
     WAREHOUSE_ENV,
@@ -232,7 +233,7 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Night]:
     root = tmp_path_factory.mktemp("security")
     raw, warehouse, home = root / "raw", root / "wh" / "firewatch.duckdb", root / "dagster_home"
     home.mkdir()
-    shutil.copy(PROJECT_ROOT / "dagster_project" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(INSTANCE_CONFIG, home / "dagster.yaml")
     write_injection_landing(raw)
     rules = root / "rules.yml"
     rules.write_text(CAMPAIGN_RULE, encoding="utf-8")

@@ -13,7 +13,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventL
 
 from dagster_project.runtime import event_storage
 from dagster_project.runtime.event_storage import KEEP_ENGINES, KeptEngineSqliteEventLogStorage
-from dagster_project.settings import PROJECT_ROOT
+from dagster_project.settings import INSTANCE_CONFIG
 
 
 @dg.asset
@@ -33,7 +33,7 @@ def cac_positive() -> dg.AssetCheckResult:
 
 def _instance(home: Path, monkeypatch: pytest.MonkeyPatch) -> dg.DagsterInstance:
     home.mkdir()
-    shutil.copyfile(PROJECT_ROOT / "dagster_project" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(INSTANCE_CONFIG, home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return dg.DagsterInstance.get()
 
