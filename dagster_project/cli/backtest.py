@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dagster_project.cli.args import add_warehouse, iso_date
+from dagster_project.cli.args import add_target, add_warehouse, iso_date
 from dagster_project.settings import Settings
 
 
@@ -15,11 +15,11 @@ def _run(args: argparse.Namespace) -> int:
     from dagster_project.runtime.backtest import episodes_frame, replay, write
     from dagster_project.runtime.night import read_inputs
 
-    warehouse = Settings.from_env(warehouse=args.warehouse).warehouse
+    warehouse = Settings.from_env(warehouse=args.warehouse, target=args.target).location
     try:
         inputs = read_inputs(warehouse, args.rules)
         frame = episodes_frame(replay(inputs, args.start, args.end), args.start, args.end)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, OSError) as error:  # OSError: no file, no server
         print(f"firewatch backtest: {error}", file=sys.stderr)
         return 1
     write(warehouse, frame)
@@ -30,7 +30,7 @@ def _run(args: argparse.Namespace) -> int:
             ["rule_id", "dimension_value", "first_detected_at", "last_detected_at", "status"]
         ]
         print(shown.to_string(index=False))
-    print(f"{len(frame)} episode(s) written to main.backtest_alerts in {warehouse}")
+    print(f"{len(frame)} episode(s) written to backtest_alerts in {warehouse}")
     return 0
 
 
@@ -45,5 +45,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--to", dest="end", type=iso_date, required=True, help="Last night (YYYY-MM-DD)."
     )
     add_warehouse(parser)
+    add_target(parser)
     parser.add_argument("--rules", help="Rule file (default $FIREWATCH_RULES or rules.yml).")
     parser.set_defaults(handler=_run)

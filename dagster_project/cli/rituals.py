@@ -6,18 +6,18 @@ import argparse
 import json
 import sys
 
-from dagster_project.cli.args import add_warehouse
+from dagster_project.cli.args import add_target, add_warehouse
 from dagster_project.runtime.rituals import compute
 from dagster_project.settings import Settings
-from dagster_project.warehouse.connection import open_warehouse
+from dagster_project.warehouse.engine import connect
 
 
 def _run(args: argparse.Namespace) -> int:
-    warehouse = Settings.from_env(warehouse=args.warehouse).warehouse
+    warehouse = Settings.from_env(warehouse=args.warehouse, target=args.target).location
     try:
-        with open_warehouse(warehouse, read_only=True) as con:
-            frame = compute(con)  # live: includes decisions entered since the last run
-    except FileNotFoundError as error:
+        with connect(warehouse, read_only=True) as wh:
+            frame = compute(wh)  # live: includes decisions entered since the last run
+    except (ValueError, OSError) as error:  # OSError: no file, no server
         print(f"firewatch rituals: {error}", file=sys.stderr)
         return 1
     if args.format == "json":
@@ -45,6 +45,7 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("rituals", help="Metrics reported without ever changing a decision.")
     add_warehouse(parser)
+    add_target(parser)
     parser.add_argument(
         "--format",
         choices=["table", "json"],

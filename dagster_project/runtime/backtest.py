@@ -2,15 +2,15 @@
 
 Detection enforces completeness and cohort maturity by the calendar of the night it is given,
 so the latest metric_series replays earlier nights faithfully, except that restated control
-data shows its final values. The replay writes `main.backtest_alerts` and never touches
-`alerts`, `decision_queue` or the decision log.
+data shows its final values. The replay writes `backtest_alerts` beside the marts (DuckDB's
+`main`, the PostgreSQL schema of the marts) and never touches `alerts`, `decision_queue` or the
+decision log.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 
 import pandas as pd
 
@@ -18,7 +18,8 @@ from dagster_project.divergence.detect import prepare
 from dagster_project.divergence.episodes import Alert, merge_alerts
 from dagster_project.divergence.hold import judge_night
 from dagster_project.runtime.night import NightInputs
-from dagster_project.warehouse.connection import open_warehouse, publish_frame
+from dagster_project.warehouse.engine import connect
+from dagster_project.warehouse.target import Location
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ def episodes_frame(alerts: list[Alert], start: date, end: date) -> pd.DataFrame:
     return frame
 
 
-def write(warehouse: Path, frame: pd.DataFrame) -> None:
-    with open_warehouse(warehouse) as con:
-        publish_frame(con, "main.backtest_alerts", frame)
+def write(warehouse: Location, frame: pd.DataFrame) -> None:
+    """Replaces `backtest_alerts` by the replay's episodes, atomically on either engine."""
+    with connect(warehouse) as wh:
+        wh.replace("{marts}.backtest_alerts", frame)

@@ -301,7 +301,7 @@ def test_backtest_says_when_the_alert_would_first_have_fired(
         )
         == 0
     )
-    assert "episode(s) written to main.backtest_alerts" in capsys.readouterr().out
+    assert "episode(s) written to backtest_alerts" in capsys.readouterr().out
     first = query(
         warehouse,
         "select min(first_detected_at) from main.backtest_alerts "

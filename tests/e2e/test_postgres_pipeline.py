@@ -134,6 +134,35 @@ def test_the_morning_brief_is_written_from_postgres(runs: Runs, both: tuple) -> 
     assert waiting and all(decision_id in brief for (decision_id,) in waiting)
 
 
+def test_backtest_and_rituals_read_postgres_as_they_read_duckdb(runs: Runs) -> None:
+    """`firewatch backtest` replays the nights from the database and writes `backtest_alerts`
+    there; `firewatch rituals` reads it live: both as on DuckDB."""
+    for postgres in (True, False):
+        replayed = runs.firewatch(
+            "backtest", "--from", "2025-09-01", "--to", "2025-09-28", postgres=postgres
+        )
+        assert replayed.returncode == 0, replayed.stderr
+        assert "episode(s) written to backtest_alerts" in replayed.stdout
+    duck = duckdb.connect(str(runs.duck), read_only=True)
+    pg = runs.server.connect()
+    try:
+        replay = duck.execute(
+            "select first_detected_at from backtest_alerts "
+            "where rule_id = 'sessions_up_nobody_stays' and dimension_value = 'paid_search'"
+        ).fetchall()
+        # the planted change (onset Sunday 2025-08-24) is found on the first night whose two
+        # complete weeks (the rule's window) both lie after it: Sunday 2025-09-07
+        assert replay == [(date(2025, 9, 7),)]
+        assert differences(duck, pg, "backtest_alerts", key=("alert_id",)) == []
+    finally:
+        pg.close()
+        duck.close()
+    reports = [runs.firewatch("rituals", "--format", "json", postgres=p) for p in (True, False)]
+    assert all(r.returncode == 0 for r in reports), [r.stderr for r in reports]
+    on_pg, on_duck = (json.loads(r.stdout) for r in reports)
+    assert len(on_duck) > 20 and on_pg == on_duck
+
+
 def test_people_answer_the_queue_on_postgres_and_a_second_night_keeps_it(runs: Runs) -> None:
     shown = runs.firewatch("queue", "--format", "json", postgres=True)
     assert shown.returncode == 0, shown.stderr
