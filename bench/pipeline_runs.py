@@ -165,12 +165,15 @@ def measure_dataset(
         )
     }
     if with_floor:
-        print(f"  {dataset.name}: engine floor", flush=True)
+        print(f"  {dataset.name}: engine floor, capped and not", flush=True)
         out["floor"] = _floor_run(
-            "floor", dataset.history, run_dir / "floor.duckdb", history_end, env, logs
+            "floor", dataset.history, run_dir / "floor.duckdb", history_end, env, logs, capped=True
         )
         out["floor"].extra["differences"] = floor_differences(warehouse, run_dir / "floor.duckdb")
         out["floor"].extra["rows"] = _count(run_dir / "floor.duckdb", "control_daily")
+        out["floor_uncapped"] = _floor_run(
+            "floor_uncapped", dataset.history, run_dir / "floor_u.duckdb", history_end, env, logs
+        )
     _save_catalog(warehouse, logs / "metric_catalog.parquet")
     link_tree(dataset.day_files, landing)
     print(f"  {dataset.name}: nightly as of {day}", flush=True)
@@ -212,22 +215,34 @@ def plain_dbt_build(
 
 
 def _floor_run(
-    label: str, raw_dir: Path, database: Path, as_of: date, env: dict[str, str], logs: Path
+    label: str,
+    raw_dir: Path,
+    database: Path,
+    as_of: date,
+    env: dict[str, str],
+    logs: Path,
+    capped: bool = False,
 ) -> Measurement:
-    """The floor script as its own process (Python, DuckDB and the script)."""
+    """The floor script as its own process (Python, DuckDB and the script); `capped`: with the
+    pipeline's DuckDB memory cap and settings (the bench's reference), else DuckDB's defaults."""
+    from dagster_project.settings import DEFAULT_MEMORY_LIMIT, MEMORY_LIMIT_ENV
+
+    # the cap the bench's runs give dbt (profiles.yml reads the same variable)
+    cap = (env.get(MEMORY_LIMIT_ENV, "").strip() or DEFAULT_MEMORY_LIMIT) if capped else ""
     measured = measure(
         label,
         [
             str(BIN / "python"), "-c",
             "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
             "from dagster_project.runtime.floor import run_floor; "
-            "run_floor(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4])",
-            str(ROOT), str(raw_dir), str(database), as_of.isoformat(),
+            "run_floor(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], sys.argv[5])",
+            str(ROOT), str(raw_dir), str(database), as_of.isoformat(), cap,
         ],
         env,
         logs / f"{label}.log",
     )  # fmt: skip
     measured.extra["database"] = database
+    measured.extra["memory_limit"] = cap
     return measured
 
 
