@@ -3,14 +3,18 @@
 The log (schema `firewatch_state`) is written only here and only by appending: dbt never manages it,
 so neither a re-run nor `dbt build --full-refresh` can touch what people entered. `alerts` and
 `decision_queue` (the public tables of the contract, docs/contract.md) are rebuilt from it in one
-transaction with the rest of the night's state.
+transaction with the rest of the night's state. On Spark there are no transactions: each table is
+replaced whole, one after the other, and `decision_queue`, derived from the others, is written
+last (`spark.SparkWarehouse.transaction` says what a crash between two writes leaves).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from collections.abc import Collection, Sequence
+from dataclasses import asdict, astuple, fields
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin, get_type_hints
 
 from dagster_project.divergence.episodes import Alert
 from dagster_project.divergence.queue import (
@@ -27,41 +31,58 @@ if TYPE_CHECKING:  # imported where used: the code location loads without pandas
 
     from dagster_project.warehouse.engine import Warehouse
 
-_ALERTS_DDL = """
-create table if not exists {marts}.alerts (
-    alert_id varchar primary key, rule_id varchar, leading_metric varchar,
-    outcome_metric varchar, dimension varchar, dimension_value varchar, window_start date,
-    window_end date, leading_change double precision, outcome_change double precision,
-    severity varchar,
-    explanation varchar, evidence varchar, first_detected_at date, last_detected_at date,
-    status varchar, cleared_at date, owner varchar, question varchar
-)"""
-_LOG_DDL = """
-create table if not exists firewatch_state.decision_log (
-    entry_id bigint primary key, decision_id varchar not null, action varchar not null,
-    actor varchar not null, entered_at timestamp not null, text varchar, snooze_until date
-)"""
-_QUEUE_DDL = """
-create table if not exists {marts}.decision_queue (
-    decision_id varchar primary key, alert_id varchar, rule_id varchar, dimension_value varchar,
-    owner varchar, question varchar, status varchar, opened_at date, due_at date,
-    decision varchar, decided_by varchar, decided_at timestamp, note varchar,
-    snoozed_until date, severity varchar, alert_ids varchar, affected varchar
-)"""
+ALERTS = "{marts}.alerts"
+QUEUE = "{marts}.decision_queue"
+LOG = "firewatch_state.decision_log"
 # The night the queue was last rebuilt for: every date of the queue (opened, due, overdue,
 # snoozed until) is in the data's nights, so a person's snooze is judged on the same clock.
-_NIGHT_DDL = """
-create table if not exists firewatch_state.queue_night (night date not null)"""
+NIGHT = "firewatch_state.queue_night"
+
+
+@cache
+def _columns(cls: type) -> tuple[tuple[str, type], ...]:
+    """A dataclass's fields as (name, Python type): `date | None` is a date, a Literal of
+    strings (a severity) a str."""
+
+    def kind(hint: Any) -> type:
+        if get_origin(hint) is Literal:
+            return type(get_args(hint)[0])
+        if type(None) in get_args(hint):
+            return kind(next(a for a in get_args(hint) if a is not type(None)))
+        return hint
+
+    hints = get_type_hints(cls)
+    return tuple((f.name, kind(hints[f.name])) for f in fields(cls))
+
+
+def _create(
+    wh: Warehouse,
+    table: str,
+    columns: Sequence[tuple[str, type]],
+    key: str | None = None,
+    required: Collection[str] = (),
+) -> None:
+    """CREATE TABLE IF NOT EXISTS in the engine's types; the key and NOT NULL where it has them."""
+
+    def column(name: str, kind: type) -> str:
+        constraint = " primary key" if name == key else " not null" if name in required else ""
+        return f"{name} {wh.types[kind]}{constraint if wh.constraints else ''}"
+
+    listed = ", ".join(column(name, kind) for name, kind in columns)
+    wh.execute(f"create table if not exists {table} ({listed})")
 
 
 def ensure_tables(con: Connection) -> None:
     wh = as_warehouse(con)
     wh.execute("create schema if not exists firewatch_state")
-    for ddl in (_ALERTS_DDL, _LOG_DDL, _QUEUE_DDL, _NIGHT_DDL):
-        wh.execute(ddl)
+    _create(wh, ALERTS, _columns(Alert), key="alert_id")
+    required = ("decision_id", "action", "actor", "entered_at")
+    _create(wh, LOG, _columns(LogEntry), key="entry_id", required=required)
+    _create(wh, QUEUE, _columns(QueueItem), key="decision_id")
+    _create(wh, NIGHT, [("night", date)], required=("night",))
     # Queues written before one decision covered a cause's alerts: add the columns in place.
     for column in ("alert_ids", "affected"):
-        wh.execute(f"alter table {{marts}}.decision_queue add column if not exists {column} text")
+        wh.add_column(QUEUE, column, str)
 
 
 def _frame(rows: list, cls: type) -> pd.DataFrame:
@@ -76,7 +97,7 @@ def read_alerts(con: Connection) -> list[Alert]:
     if not wh.table_exists("{marts}", "alerts"):
         return []
     names = [f.name for f in fields(Alert)]
-    rows = wh.rows(f"select {', '.join(names)} from {{marts}}.alerts")
+    rows = wh.rows(f"select {', '.join(names)} from {ALERTS}")
     return [Alert(**dict(zip(names, row, strict=True))) for row in rows]
 
 
@@ -85,7 +106,7 @@ def read_log(con: Connection) -> list[LogEntry]:
     if not wh.table_exists("firewatch_state", "decision_log"):
         return []
     names = [f.name for f in fields(LogEntry)]
-    rows = wh.rows(f"select {', '.join(names)} from firewatch_state.decision_log order by entry_id")
+    rows = wh.rows(f"select {', '.join(names)} from {LOG} order by entry_id")
     return [LogEntry(**dict(zip(names, row, strict=True))) for row in rows]
 
 
@@ -93,24 +114,22 @@ def read_queue(con: Connection) -> pd.DataFrame:
     wh = as_warehouse(con)
     if not wh.table_exists("{marts}", "decision_queue"):
         return _frame([], QueueItem)
-    return wh.frame("select * from {marts}.decision_queue order by opened_at, decision_id")
-
-
-def _replace(wh: Warehouse, table: str, frame: pd.DataFrame) -> None:
-    wh.execute(f"delete from {table}")
-    wh.append(table, frame)
+    return wh.frame(f"select * from {QUEUE} order by opened_at, decision_id")
 
 
 def save_night(con: Connection, alerts: list[Alert], today: date) -> None:
-    """Writes tonight's alerts and the queue rebuilt from them and the log, all or nothing."""
+    """Writes tonight's alerts, the night and the queue rebuilt from them and the log: all or
+    nothing, or on Spark the derived queue last (a crash before it leaves last night's queue
+    until the next run or action rebuilds it; the log is not written here at all)."""
+    import pandas as pd
+
     wh = as_warehouse(con)
     ensure_tables(wh)
     with wh.transaction():
-        _replace(wh, "{marts}.alerts", _frame(alerts, Alert))
+        wh.overwrite(ALERTS, _frame(alerts, Alert))
+        wh.overwrite(NIGHT, pd.DataFrame({"night": [today]}))
         queue = build_queue(alerts, read_log(wh), today)
-        _replace(wh, "{marts}.decision_queue", _frame(queue, QueueItem))
-        wh.execute("delete from firewatch_state.queue_night")
-        wh.execute("insert into firewatch_state.queue_night values (?)", [today])
+        wh.overwrite(QUEUE, _frame(queue, QueueItem))
 
 
 def queue_night(con: Connection) -> date | None:
@@ -118,7 +137,7 @@ def queue_night(con: Connection) -> date | None:
     wh = as_warehouse(con)
     if not wh.table_exists("firewatch_state", "queue_night"):
         return None
-    rows = wh.rows("select max(night) from firewatch_state.queue_night")
+    rows = wh.rows(f"select max(night) from {NIGHT}")
     return rows[0][0] if rows else None
 
 
@@ -137,7 +156,9 @@ def record_action(
     today: date | None = None,
     now: datetime | None = None,
 ) -> QueueItem:
-    """Appends one person's action to the log and rebuilds the queue, in one transaction."""
+    """Appends one person's action to the log and rebuilds the queue, in one transaction (on
+    Spark one after the other: a crash between them keeps the action, in a queue one step
+    behind until the next run or action)."""
     if not actor.strip():
         raise ValueError("--by must name who acts")
     if action in TEXT_FLAGS and not text.strip():
@@ -160,14 +181,16 @@ def record_action(
                 f"--until must be a date after the queue's night, {today} (queue dates are "
                 "in the data's nights)"
             )
-        entry_id = wh.rows(
-            "select coalesce(max(entry_id), 0) + 1 from firewatch_state.decision_log"
-        )[0][0]
-        entered_at = (now or datetime.now(UTC)).replace(tzinfo=None)
-        wh.execute(
-            "insert into firewatch_state.decision_log values (?, ?, ?, ?, ?, ?, ?)",
-            [entry_id, decision_id, action, actor.strip(), entered_at, text, snooze_until],
+        entry = LogEntry(
+            entry_id=wh.rows(f"select coalesce(max(entry_id), 0) + 1 from {LOG}")[0][0],
+            decision_id=decision_id,
+            action=action,
+            actor=actor.strip(),
+            entered_at=(now or datetime.now(UTC)).replace(tzinfo=None),
+            text=text,
+            snooze_until=snooze_until,
         )
-        queue = build_queue(alerts, read_log(wh), today)
-        _replace(wh, "{marts}.decision_queue", _frame(queue, QueueItem))
+        wh.insert(LOG, astuple(entry))  # the table's columns are LogEntry's fields, in order
+        queue = build_queue(alerts, [*log, entry], today)
+        wh.overwrite(QUEUE, _frame(queue, QueueItem))
     return next(i for i in queue if i.decision_id == decision_id)

@@ -1,24 +1,36 @@
 """The one narrow warehouse interface the Python side needs (docs/engines.md): run a statement,
 read a query as rows or as a frame, append a frame to a table, run in a transaction, hold the
-night's lock. DuckDB (the default, a file) and PostgreSQL (a server) implement it.
+night's lock, and the few writes of the night's state. DuckDB (the default, a file) and
+PostgreSQL (a server) implement all of it; Spark (`spark.SparkWarehouse`) the reads and the
+state's writes.
 
 SQL passed here is written once for every engine: `?` placeholders, types both engines know
 (`varchar`, `double precision`, `bigint`, `date`, `timestamp`), and the public marts' schema
 as `{marts}` (DuckDB's `main`, PostgreSQL's `FIREWATCH_PG_SCHEMA`), filled in by `sql()`.
+Spark takes no `?` and has no DELETE: the state (`decisions.py`) writes through the narrow
+methods `overwrite`, `insert` and `add_column` instead, and builds its tables' DDL from its
+dataclasses with the engine's `types`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import duckdb
 
-from dagster_project.warehouse.target import DUCKDB, POSTGRES, Location, PostgresConfig
+from dagster_project.warehouse.target import (
+    DUCKDB,
+    POSTGRES,
+    Location,
+    PostgresConfig,
+    SparkConfig,
+)
 
 if TYPE_CHECKING:  # imported where used: the code location loads without pandas (0.8 s)
     import pandas as pd
@@ -29,6 +41,8 @@ class Warehouse(Protocol):
 
     engine: str
     marts: str  # the schema of the public marts and of `alerts` / `decision_queue`
+    types: Mapping[type, str]  # the column type for each Python type of the state's fields
+    constraints: bool  # whether CREATE TABLE takes `primary key` and `not null`
 
     def sql(self, text: str) -> str:
         """`text` with `{marts}` filled in."""
@@ -53,8 +67,22 @@ class Warehouse(Protocol):
         atomically: a reader sees the old table or the new one."""
         ...
 
+    def overwrite(self, table: str, frame: pd.DataFrame) -> None:
+        """Replaces every row of an existing table (a name from code) by the frame's, columns
+        matched by name; the table and its columns stay."""
+        ...
+
+    def insert(self, table: str, row: Sequence[Any]) -> None:
+        """Appends one row, its values in the table's column order."""
+        ...
+
+    def add_column(self, table: str, column: str, kind: type) -> None:
+        """Adds a column of `types[kind]` to a table that lacks it (one an older version made)."""
+        ...
+
     def transaction(self) -> contextlib.AbstractContextManager[None]:
-        """All or nothing; on PostgreSQL also one writer of the state at a time."""
+        """All or nothing; on PostgreSQL also one writer of the state at a time. On Spark one
+        writer at a time but not all or nothing (`SparkWarehouse.transaction`)."""
         ...
 
     def table_exists(self, schema: str, table: str) -> bool: ...
@@ -64,7 +92,35 @@ def _format(text: str, marts: str) -> str:
     return text.replace("{marts}", marts)
 
 
-class DuckDBWarehouse:
+# The column type of each Python type the state's dataclasses hold, on DuckDB and PostgreSQL.
+SQL_TYPES: Mapping[type, str] = {
+    str: "varchar",
+    int: "bigint",
+    float: "double precision",
+    date: "date",
+    datetime: "timestamp",
+}
+
+
+class _SqlStateWrites:
+    """The state's writes in the SQL DuckDB and PostgreSQL share (DELETE, `?` parameters,
+    ADD COLUMN IF NOT EXISTS), all inside the caller's `transaction()`."""
+
+    types = SQL_TYPES
+    constraints = True
+
+    def overwrite(self: Warehouse, table: str, frame: pd.DataFrame) -> None:
+        self.execute(f"delete from {table}")
+        self.append(table, frame)
+
+    def insert(self: Warehouse, table: str, row: Sequence[Any]) -> None:
+        self.execute(f"insert into {table} values ({', '.join('?' * len(row))})", row)
+
+    def add_column(self: Warehouse, table: str, column: str, kind: type) -> None:
+        self.execute(f"alter table {table} add column if not exists {column} {self.types[kind]}")
+
+
+class DuckDBWarehouse(_SqlStateWrites):
     """A DuckDB connection (opened by `connection.open_warehouse`, which waits for a run)."""
 
     engine = DUCKDB
@@ -151,7 +207,7 @@ STATE_LOCK = 0x6669726577617401  # writers of alerts / the queue / the log, per 
 NIGHT_LOCK = 0x6669726577617402  # one nightly run at a time, per session
 
 
-class PostgresWarehouse:
+class PostgresWarehouse(_SqlStateWrites):
     """A PostgreSQL connection. Writers of the state serialize on a transaction-level advisory
     lock, so concurrent people and the nightly run rely on the database alone (no file lock)."""
 
@@ -256,14 +312,21 @@ def _read_csv(path: Path, columns: list[tuple[str, str]]) -> pd.DataFrame:
 
 @contextmanager
 def connect(
-    location: Location,
+    location: Location | SparkConfig,
     *,
     read_only: bool = False,
     wait_seconds: float = 600.0,
     out: TextIO | None = None,
 ) -> Iterator[Warehouse]:
-    """The warehouse at `location`: a DuckDB file (waiting while a nightly run holds it) or a
-    PostgreSQL database (the database's own transactions order its writers)."""
+    """The warehouse at `location`: a DuckDB file (waiting while a nightly run holds it), a
+    PostgreSQL database (the database's own transactions order its writers) or a local Spark
+    catalog (its embedded metastore admits one process; `read_only` is not enforced there)."""
+    if isinstance(location, SparkConfig):
+        from dagster_project.warehouse.spark import spark_warehouse
+
+        with spark_warehouse(location) as wh:
+            yield wh
+        return
     if isinstance(location, PostgresConfig):
         con = location.connect()
         if read_only:

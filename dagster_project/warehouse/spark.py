@@ -11,19 +11,28 @@ dbt builds go. `copy_raw_tables` exports each table of DuckDB's `raw` schema to 
 Embedded Derby admits one process at a time: copy in one process (`python -m
 dagster_project.warehouse.spark WAREHOUSE.duckdb HOME`), run dbt in another, read after it ended.
 
-`SparkWarehouse` is the read side of the warehouse interface on Spark (docs/engines.md): the
-night's detection reads `metric_series`, `metric_catalog` and `lead_cohort_ages` through it,
-as frames typed as DuckDB's. Writing the night's state (alerts, the queue, the decision log)
-on Spark is not done: it deletes and rewrites rows, which Parquet tables cannot.
+`SparkWarehouse` is the warehouse interface on Spark (docs/engines.md) for what the night reads
+(`metric_series`, `metric_catalog`, `lead_cohort_ages`, as frames typed as DuckDB's) and for
+the night's state (`decisions.py`): `alerts` and `decision_queue` in the marts' database, the
+append-only `firewatch_state.decision_log` and `firewatch_state.queue_night`. They are plain
+Parquet tables (Delta Lake's jars come from Maven): no DELETE, no UPDATE, no transactions. A
+table's rows are replaced by writing them to a new folder and pointing the table at it (one
+metastore update: a reader sees the old rows or the new, a failed write leaves the old); the
+log is only ever appended to. What a crash between two tables leaves: `SparkWarehouse.transaction`.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
-from collections.abc import Sequence
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
 
 import duckdb
 
@@ -34,12 +43,12 @@ from dagster_project.warehouse.raw_export import (
     raw_columns,
     raw_tables,
 )
-from dagster_project.warehouse.target import SPARK
+from dagster_project.warehouse.target import SPARK, SPARK_HOME_ENV, SparkConfig
 
 if TYPE_CHECKING:
     import pandas as pd
 
-HOME_ENV = "FIREWATCH_SPARK_HOME"
+HOME_ENV = SPARK_HOME_ENV
 
 # DuckDB column type -> Spark SQL type, for the types the loader writes and a few more.
 _TYPES = {
@@ -141,12 +150,31 @@ def _copy_table(
     return spark.table(relation).count()
 
 
+# The column type of each Python type the state's dataclasses hold (engine.SQL_TYPES on DuckDB
+# and PostgreSQL): the state's timestamps are UTC without a zone, as DuckDB's `timestamp`, so
+# they read back as the same naive datetimes whatever the Python process's time zone.
+STATE_TYPES: Mapping[type, str] = {
+    str: "string",
+    int: "bigint",
+    float: "double",
+    date: "date",
+    datetime: "timestamp_ntz",
+}
+# One writer of the state at a time in this process (threads); the embedded Derby metastore
+# keeps every other process out of the catalog altogether.
+_WRITER = threading.RLock()
+
+
 class SparkWarehouse:
-    """Spark's catalog through the read half of the `Warehouse` interface (engine.py): `sql`,
-    `rows`, `records`, `frame`, `table_exists`. Queries take no parameters (write validated
-    literals into the text); `{marts}` is the database of the public marts."""
+    """Spark's catalog through the `Warehouse` interface (engine.py), but for `replace` (the
+    derived report tables are not written on Spark). Queries and statements take no
+    parameters (write validated literals into the text); `{marts}` is the database of the
+    public marts. The state's writes are `overwrite` (a whole table, atomically), `insert` and
+    `append` (new files beside the old), never a DELETE."""
 
     engine = SPARK
+    types = STATE_TYPES
+    constraints = False  # no primary keys; NOT NULL is accepted but not enforced on insert
 
     def __init__(self, spark: Any, marts: str) -> None:
         self.spark = spark
@@ -173,7 +201,96 @@ class SparkWarehouse:
         return duckdb.from_arrow(arrow).df()
 
     def table_exists(self, schema: str, table: str) -> bool:
-        return bool(self.spark.catalog.tableExists(table, schema.replace("{marts}", self.marts)))
+        database = schema.replace("{marts}", self.marts)
+        return bool(self.spark.catalog.tableExists(f"{database}.{table}"))
+
+    def execute(self, text: str, params: Sequence[Any] = ()) -> None:
+        self._query(text, params)  # Spark runs commands (DDL, INSERT) eagerly
+
+    def _spark_frame(self, table: str, frame: pd.DataFrame) -> Any:
+        """The frame as a Spark DataFrame with the table's columns and types, through Arrow
+        (no pandas conversion of Spark's: dates, naive timestamps and NULLs kept exactly)."""
+        import pyarrow as pa
+
+        schema = self.spark.table(table).schema
+        if not len(frame):  # (an empty frame's columns have no type to convert from)
+            return self.spark.createDataFrame([], schema)
+        arrow = pa.Table.from_pandas(frame, preserve_index=False).select(schema.names)
+        return self.spark.createDataFrame(arrow, schema=schema)
+
+    def append(self, table: str, frame: pd.DataFrame) -> None:
+        if len(frame):
+            name = self.sql(table)
+            self._spark_frame(name, frame).write.insertInto(name)
+
+    def insert(self, table: str, row: Sequence[Any]) -> None:
+        name = self.sql(table)
+        schema = self.spark.table(name).schema
+        self.spark.createDataFrame([tuple(row)], schema).write.insertInto(name)
+
+    def overwrite(self, table: str, frame: pd.DataFrame) -> None:
+        """The rows are written to a new folder beside the table's, then the table is pointed at
+        it (ALTER TABLE SET LOCATION: one metastore update, so a failed or killed write leaves
+        the old rows, where INSERT OVERWRITE deletes them first); older folders are removed."""
+        name = self.sql(table)
+        current = self._location(name)
+        base = current.name.split(".")[0]  # `<table>` or `<table>.<version>` (no dots in names)
+        folder = current.parent / f"{base}.{uuid.uuid4().hex}"
+        self._spark_frame(name, frame).write.parquet(str(folder))
+        self.spark.sql(f"alter table {name} set location '{folder}'")
+        for stale in (current.parent / base, *current.parent.glob(f"{base}.*")):
+            if stale != folder:  # (also a folder a crash left before its table pointed at it)
+                shutil.rmtree(stale, ignore_errors=True)
+
+    def _location(self, table: str) -> Path:
+        rows = self.spark.sql(f"describe table extended {table}").collect()
+        uri = next(row[1] for row in rows if row[0] == "Location")
+        parsed = urlparse(uri)
+        if parsed.scheme not in ("", "file"):
+            raise ValueError(f"{table} is at {uri}: the state is written on a local folder only")
+        return Path(unquote(parsed.path))
+
+    def add_column(self, table: str, column: str, kind: type) -> None:
+        name = self.sql(table)
+        if column not in self.spark.table(name).columns:
+            self.spark.sql(f"alter table {name} add columns ({column} {self.types[kind]})")
+
+    def replace(self, table: str, frame: pd.DataFrame) -> None:
+        raise NotImplementedError(f"{table}: derived report tables are not written on Spark yet")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One writer at a time, but no transaction: Parquet tables have none. Within the
+        process the writers take turns on a lock; another process cannot open the catalog at
+        all while this one holds it (the embedded Derby metastore admits one process).
+
+        A write that fails stays undone (each table is replaced whole by `overwrite`, the log
+        gets one new file per `insert`) but the ones before it in the block stay done. So the
+        state's writers (`decisions.py`) write what people entered and the night's alerts
+        before `decision_queue`, which is derived from them, the log and the night and rebuilt
+        by the next run or action: a crash between two writes loses nothing people entered and
+        leaves at worst a queue one step behind."""
+        with _WRITER:
+            yield
+
+
+@contextmanager
+def spark_warehouse(config: SparkConfig) -> Iterator[SparkWarehouse]:
+    """The Spark catalog under `config.home` as a warehouse. Uses the process's Spark session if
+    one runs (stopped by its owner) and must then be on the same home; else starts one (slow: a
+    JVM) and stops it after."""
+    from pyspark.sql import SparkSession
+
+    running = SparkSession.getActiveSession()
+    spark = running or spark_session(config.home)
+    expected = spark_conf(config.home)["spark.sql.warehouse.dir"]
+    if Path(urlparse(spark.conf.get("spark.sql.warehouse.dir")).path) != Path(expected):
+        raise ValueError(f"this process's Spark session is not on {config.home}")
+    try:
+        yield SparkWarehouse(spark, config.schema)
+    finally:
+        if running is None:
+            spark.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

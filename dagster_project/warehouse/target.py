@@ -1,5 +1,6 @@
-"""Which warehouse kpi-firewatch runs on: the embedded DuckDB file (the default) or a
-PostgreSQL database (docs/engines.md). Plain data, no driver imported here."""
+"""Which warehouse kpi-firewatch runs on: the embedded DuckDB file (the default), a PostgreSQL
+database, or for the dbt marts and the night's state a local Spark catalog (docs/engines.md).
+Plain data, no driver imported here."""
 
 from __future__ import annotations
 
@@ -10,9 +11,14 @@ from typing import Any
 
 DUCKDB = "duckdb"
 POSTGRES = "postgres"
-SPARK = "spark"  # the dbt project and the checks' inputs only, not a night target yet
+# Spark builds the dbt marts, gives back what the checks read and holds the night's state
+# (alerts, the queue, the decision log: `connect(SparkConfig)`), but the nightly job does not
+# run there yet (the load, the guard, ritual metrics, notifications): not a `--target`.
+SPARK = "spark"
 TARGETS = (DUCKDB, POSTGRES)
 TARGET_ENV = "FIREWATCH_TARGET"
+SPARK_HOME_ENV = "FIREWATCH_SPARK_HOME"
+SPARK_SCHEMA_ENV = "FIREWATCH_SPARK_SCHEMA"
 
 
 @dataclass(frozen=True)
@@ -72,5 +78,24 @@ class PostgresConfig:
         return con
 
 
-# A warehouse: a DuckDB file or a PostgreSQL database.
+@dataclass(frozen=True)
+class SparkConfig:
+    """Where the Spark catalog is, as dbt's `spark` output reads it: the folder holding the Hive
+    metastore and Spark's warehouse folder (FIREWATCH_SPARK_HOME), and the database of the
+    public marts (FIREWATCH_SPARK_SCHEMA), where `alerts` and `decision_queue` go too."""
+
+    home: Path
+    schema: str = "firewatch"
+
+    @classmethod
+    def from_env(cls) -> SparkConfig:
+        home = os.environ.get(SPARK_HOME_ENV, "").strip()
+        if not home:  # dbt's profile would put the metastore at `/metastore_db`
+            raise ValueError(f"{SPARK_HOME_ENV} must name the Spark folder (it is not set)")
+        schema = os.environ.get(SPARK_SCHEMA_ENV, "").strip() or cls.schema
+        return cls(home=Path(home), schema=schema)
+
+
+# A warehouse a night runs on: a DuckDB file or a PostgreSQL database (`engine.connect` also
+# opens a SparkConfig, for the state alone).
 Location = Path | PostgresConfig

@@ -5,10 +5,11 @@ by the nightly job as of 2025-05-31, has its raw tables written as Parquet and r
 throwaway Hive metastore (dagster_project/warehouse/spark.py); `dbt build --target spark`
 (dbt-spark's session method: Spark runs inside dbt, master local[2]) then builds and tests every
 model there, and the public marts must hold the same rows as on DuckDB: counts exactly, every
-other number to 1e-9 relative, everything else exactly; and what the night's checks read comes
-back from Spark the same. `make test` installs the `spark` extra (pyproject.toml) first; skipped
-where pyspark, dbt-spark or Java is missing. Slow: about 3 min on 2 cores, most of it the dbt
-build on Spark."""
+other number to 1e-9 relative, everything else exactly; what the night's checks read comes
+back from Spark the same; and the night's state (alerts, the decision log, the queue) written
+on Spark reads back as on DuckDB. `make test` installs the `spark` extra (pyproject.toml)
+first; skipped where pyspark, dbt-spark or Java is missing. Slow: about 3 min on 2 cores, most
+of it the dbt build on Spark."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Collection
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -49,11 +50,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(MISSING is not None, reason=s
 
 
 @pytest.fixture(scope="module")
-def built(tiny: Path, tmp_path_factory: pytest.TempPathFactory):
+def spark_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The module's Spark folder (FIREWATCH_SPARK_HOME): the metastore and the warehouse."""
+    return tmp_path_factory.mktemp("spark-home")
+
+
+@pytest.fixture(scope="module")
+def built(tiny: Path, spark_home: Path, tmp_path_factory: pytest.TempPathFactory):
     """(DuckDB connection, Spark session) once dbt built `tiny`'s raw tables on both."""
     from dagster_project.warehouse.spark import HOME_ENV, spark_session
 
-    home = tmp_path_factory.mktemp("spark-home")
+    home = spark_home
     bin_dir = Path(sys.executable).parent
     # Embedded Derby admits one process at a time: copy, build and read one after the other.
     copy = subprocess.run(
@@ -137,3 +144,102 @@ def test_the_checks_read_the_same_inputs_back_from_spark(built: tuple) -> None:
                 ordered(theirs), ordered(ours), check_dtype=False, rtol=1e-9
             )
     assert findings_for(on_spark) == findings_for(on_duck)
+
+
+def _state_alerts() -> list:
+    """Five alerts for four queue items: two rules on paid_social the same night (one decision
+    covers both), email (a quote and non-ASCII text) and organic active, display cleared on the
+    second night; the active ones have no clearing date (NULL)."""
+    from dagster_project.divergence.episodes import merge_alerts
+    from tests.support.findings import NIGHT1, NIGHT2, finding
+
+    def found(night: date) -> list:
+        revenue = dict(rule_id="clicks_up_revenue_down", outcome_metric="revenue", owner="growth")
+        text = dict(explanation="email's opens +41% — Käse, ü", question="Keep the 'weekly' mail?")
+        return [
+            finding("paid_social", night),
+            finding("paid_social", night, **revenue),
+            finding("email", night, **text),
+            finding("organic", night),
+        ]
+
+    first = merge_alerts([], [*found(NIGHT1), finding("display", NIGHT1)], NIGHT1)
+    return merge_alerts(first, found(NIGHT2), NIGHT2)
+
+
+def test_the_state_written_on_spark_reads_back_as_on_duckdb(
+    built: tuple, spark_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`save_night` and the same `record_action` calls on a fresh DuckDB file and on Spark (no
+    DELETE, no transactions there: tables replaced whole, the log appended): the same alerts,
+    log, night and queue (a frame of the same dtypes) read back; then on Spark another night
+    replaces the alerts rather than adding to them and keeps every log entry."""
+    import pandas as pd
+
+    from dagster_project.warehouse.decisions import (
+        queue_night,
+        read_alerts,
+        read_log,
+        read_queue,
+        record_action,
+        save_night,
+    )
+    from dagster_project.warehouse.engine import connect
+    from dagster_project.warehouse.target import SPARK, SPARK_HOME_ENV, SparkConfig
+    from tests.support.findings import NIGHT2, NIGHT3
+
+    _, spark = built
+    alerts = _state_alerts()
+    assert len(alerts) == 5 and [a.status for a in alerts].count("cleared") == 1
+    decision = "shift 20% to 'search' — Käse, ü"
+    monkeypatch.delenv(SPARK_HOME_ENV, raising=False)
+    with pytest.raises(ValueError, match=SPARK_HOME_ENV):  # not a metastore at `/metastore_db`
+        SparkConfig.from_env()
+    monkeypatch.setenv(SPARK_HOME_ENV, str(spark_home))
+    monkeypatch.setenv("FIREWATCH_SPARK_SCHEMA", SCHEMA)
+    with (
+        connect(tmp_path / "state.duckdb") as on_duck,
+        connect(SparkConfig.from_env()) as on_spark,
+    ):
+        assert on_spark.engine == SPARK and on_spark.spark is spark  # no second session
+        for wh in (on_duck, on_spark):
+            save_night(wh, alerts, NIGHT2)
+            ids = read_queue(wh).set_index("dimension_value")["decision_id"]
+            at = datetime(2025, 9, 22, 8, 30, 15, 123456)
+            record_action(wh, ids["paid_social"], "decide", "ana", text=decision, now=at)
+            record_action(wh, ids["email"], "snooze", "bo", snooze_until=date(2025, 9, 30), now=at)
+            record_action(wh, ids["organic"], "dismiss", "cy", text="seasonal, known", now=at)
+
+        def by_id(wh: object) -> list:
+            return sorted(read_alerts(wh), key=lambda a: a.alert_id)
+
+        assert by_id(on_spark) == by_id(on_duck) == sorted(alerts, key=lambda a: a.alert_id)
+        log = read_log(on_duck)
+        assert read_log(on_spark) == log
+        assert [(e.action, e.entered_at) for e in log] == [
+            ("decide", at), ("snooze", at), ("dismiss", at)
+        ]  # fmt: skip
+        assert queue_night(on_spark) == queue_night(on_duck) == NIGHT2
+        queue = read_queue(on_spark)
+        pd.testing.assert_frame_equal(queue, read_queue(on_duck))  # values and dtypes
+        queue = queue.set_index("dimension_value")
+        assert len(queue) == 4  # five alerts, paid_social's two under one decision
+        assert len(queue.loc["paid_social", "alert_ids"].split(",")) == 2
+        assert queue.loc["paid_social", ["status", "decision"]].tolist() == ["decided", decision]
+        assert queue.loc["email", "status"] == "snoozed"
+        assert queue.loc["email", "snoozed_until"] == pd.Timestamp("2025-09-30")
+        assert queue.loc["organic", ["status", "note"]].tolist() == ["dismissed", "seasonal, known"]
+        assert queue.loc["display", "status"] == "resolved"
+
+        # Another night on Spark: the alerts replaced (10 if an overwrite appended), the log
+        # whole, the queue rebuilt to the same; then a night with no alerts at all.
+        save_night(on_spark, alerts, NIGHT2)
+        assert len(read_alerts(on_spark)) == 5
+        assert read_log(on_spark) == log
+        pd.testing.assert_frame_equal(read_queue(on_spark), read_queue(on_duck))
+        save_night(on_spark, [], NIGHT3)
+        assert read_alerts(on_spark) == [] and read_queue(on_spark).empty
+        assert queue_night(on_spark) == NIGHT3 and read_log(on_spark) == log
+    # one folder per replaced table: the versions it replaced were removed
+    assert len(list((spark_home / "warehouse" / f"{SCHEMA}.db").glob("alerts*"))) == 1
+    assert spark.sql("select 1").collect()  # connect() left the module's session running
