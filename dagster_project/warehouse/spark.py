@@ -24,6 +24,7 @@ log is only ever appended to. What a crash between two tables leaves: `SparkWare
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import threading
 import uuid
@@ -80,7 +81,8 @@ def spark_conf(home: Path) -> dict[str, str]:
     """The Spark settings dbt's `spark` output uses (profiles.yml), for a session of our own."""
     home = Path(home).resolve()
     return {
-        "spark.master": "local[2]",
+        # the variables and defaults dbt's profile reads, so both sessions match
+        "spark.master": os.environ.get("FIREWATCH_SPARK_MASTER", "").strip() or "local[2]",
         "spark.app.name": "kpi-firewatch",
         "spark.sql.catalogImplementation": "hive",
         "spark.sql.warehouse.dir": str(home / "warehouse"),
@@ -91,7 +93,7 @@ def spark_conf(home: Path) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": "4",
         "spark.sql.ansi.enabled": "false",  # what dbt-spark sets, whatever the profile says
-        "spark.driver.memory": "2g",
+        "spark.driver.memory": os.environ.get("FIREWATCH_SPARK_DRIVER_MEMORY", "").strip() or "2g",
         "spark.ui.enabled": "false",
     }
 
