@@ -1,5 +1,6 @@
-"""The whole nightly job on both engines, DuckDB (the file) and PostgreSQL (`--target postgres`).
-Writes the section "On each engine" at the end of docs/performance.md.
+"""The whole nightly job on DuckDB (the file) and PostgreSQL (`--target postgres`), and the pieces
+a night on Spark would be made of. Writes the section "On each engine" at the end of
+docs/performance.md.
 
 For each profile (default small and medium) it takes the data set of bench/pipeline.py (history
 up to D-1 plus the files of day D, from bench/.cache/pipeline, generated when missing) and runs,
@@ -15,8 +16,15 @@ The server's processes are not in the run's process tree: their memory is sample
 sum of PSS over the postmaster and its children). After the nightlies the active alerts and the
 decision queue of both engines are compared.
 
-    .venv/bin/python bench/engines.py                    # small and medium
-    .venv/bin/python bench/engines.py --profiles small   # one profile
+Spark (bench/engines_spark.py): the nightly job does not run there, so each night is measured as
+its pieces, one process each: the raw copy from the DuckDB warehouse (right after DuckDB's full
+build, then after its nightly), `dbt build --target spark` and the checks and state. No Dagster,
+no loader. The alerts and queue the checks leave are compared with DuckDB's. Skipped, with the
+reason, where pyspark, dbt-spark or Java is missing.
+
+    .venv/bin/python bench/engines.py                          # small and medium, all engines
+    .venv/bin/python bench/engines.py --profiles small         # one profile
+    .venv/bin/python bench/engines.py --engines duckdb,postgres   # without Spark
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import re
 import shutil
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -36,19 +44,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.engines_spark import PARTS, SparkNight, spark_night  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from bench.pipeline_datasets import Dataset, chosen_profiles, link_tree, prepare_dataset  # noqa: E402
-from bench.pipeline_measure import GB, Measurement  # noqa: E402
+from bench.pipeline_measure import GB, Measurement, measure  # noqa: E402
 from bench.pipeline_report import _slowest, _stages  # noqa: E402
 from bench.pipeline_runs import BIN, firewatch_run  # noqa: E402
 from dagster_project.faults.env import private_env  # noqa: E402
+from dagster_project.warehouse.spark import spark_missing  # noqa: E402
 from tests.support.postgres import PostgresServer, postgres_server  # noqa: E402
 
 DATASETS = ROOT / "bench" / ".cache" / "pipeline"  # bench/pipeline.py's cache, shared
 DEFAULT_WORK = ROOT / "bench" / ".cache" / "engines"
 PROFILES = ("small", "medium", "large")
 DEFAULT_PROFILES = ("small", "medium")
-SECTION = "## On each engine: DuckDB and PostgreSQL"
+ENGINES = ("duckdb", "postgres", "spark")
+NAMES = {"duckdb": "DuckDB", "postgres": "PostgreSQL", "spark": "Spark"}
+SECTION = "## On each engine: DuckDB, PostgreSQL and Spark"
+SECTION_PREFIX = "## On each engine"  # an older heading of the section is replaced too
 SERVER_POLL_SECONDS = 0.5
 # "[  41.2s] load            0/9  copied 7,123,456 rows to ..." (PostgreSQL only)
 _COPIED = re.compile(r"^\[\s*([\d.]+)s\] load\s.*copied ([\d,]+) rows", re.MULTILINE)
@@ -69,10 +82,11 @@ class Outcome:
 
 @dataclass
 class EngineRuns:
-    """One engine's full build and nightly of one profile."""
+    """One engine's full build and nightly of one profile (on Spark: their pieces)."""
 
     engine: str
     runs: dict[str, Measurement] = field(default_factory=dict)  # "full", "nightly"
+    spark: dict[str, SparkNight] = field(default_factory=dict)  # Spark only, "full", "nightly"
     server_pss: dict[str, int] = field(default_factory=dict)  # PostgreSQL only, bytes
     outcome: Outcome | None = None
     stopped: str = ""  # why a run was stopped, if one was
@@ -121,10 +135,11 @@ class ServerMemory:
 
 
 class Watchdog:
-    """Stops this process's `firewatch run` children (and theirs) after `seconds`."""
+    """Stops this process's children running `program` (and theirs) after `seconds`."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, program: str = str(BIN / "firewatch")) -> None:
         self.fired = False
+        self._program = program
         self._timer = threading.Timer(seconds, self._fire)
         self._timer.daemon = True
 
@@ -132,10 +147,9 @@ class Watchdog:
         import psutil
 
         self.fired = True
-        firewatch = str(BIN / "firewatch")
         for child in psutil.Process().children():
             with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                if firewatch in child.cmdline():
+                if self._program in child.cmdline():
                     tree = [*child.children(recursive=True), child]
                     for process in tree:
                         with contextlib.suppress(psutil.NoSuchProcess):
@@ -191,10 +205,13 @@ def _engine_runs(
     logs: Path,
     max_seconds: float,
     server: PostgresServer | None = None,
+    after: Callable[[str, Path, date], None] | None = None,
 ) -> EngineRuns:
     """Full build as of D-1 on a fresh warehouse (or staging file and database), then the
     nightly with day D's files, in a run folder whose path stays the same from profile to
-    profile (dbt's partial parse holds for one path, as night after night)."""
+    profile (dbt's partial parse holds for one path, as night after night). `after(key,
+    warehouse, as_of)` is called after each run that finished, while the warehouse is as that
+    run left it (Spark copies it)."""
     out = EngineRuns(engine)
     shutil.rmtree(run_dir, ignore_errors=True)
     landing = run_dir / "raw"
@@ -227,6 +244,8 @@ def _engine_runs(
             break
         m = out.runs[key]
         print(f"    {m.seconds:,.1f} s, peak RSS {m.rss_gb:.2f} GB", flush=True)
+        if after is not None:
+            after(key, warehouse, as_of)
     if not out.stopped:
         try:
             if server is None:
@@ -240,20 +259,96 @@ def _engine_runs(
     return out
 
 
+class SparkNights:
+    """Spark's pieces of a night, run after each DuckDB run on the warehouse it left (`after`
+    of `_engine_runs`): a fresh catalog per profile, at a path that stays the same, like dbt's
+    target folder (partial parse from night to night)."""
+
+    def __init__(self, work: Path, env: dict[str, str], logs: Path, max_seconds: float) -> None:
+        self.out = EngineRuns("spark")
+        self.home = work / "spark" / "home"
+        self.target = work / "spark" / "target"
+        self.env, self.logs, self.max_seconds = env, logs, max_seconds
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def _run(self, label: str, command: Sequence[str], env: dict[str, str]) -> Measurement:
+        with Watchdog(self.max_seconds, command[0]) as watchdog:
+            try:
+                return measure(label, command, env, self.logs / f"{label}.log")
+            except SystemExit as error:
+                if watchdog.fired:
+                    minutes = f"{self.max_seconds / 60:g}"
+                    raise SystemExit(f"{label} was stopped after {minutes} min") from None
+                # the log's last line says why (an exception, dbt's summary); the log is kept
+                last = [line for line in str(error).splitlines() if line.strip()][-1]
+                log = self.logs / f"{label}.log"
+                raise SystemExit(f"{label} failed ({last.strip()[:200]}; log {log})") from None
+
+    def __call__(self, key: str, warehouse: Path, as_of: date) -> None:
+        if self.out.stopped:  # a night on from a failed one would not be that night
+            return
+        print(f"  spark {key}: raw copy, dbt build, checks as of {as_of}", flush=True)
+        try:
+            night = spark_night(
+                f"spark_{key}", warehouse, as_of, self.home, self.target, self.env, self.logs,
+                self._run,
+            )  # fmt: skip
+        except SystemExit as error:
+            self.out.stopped = str(error)
+        except Exception as error:  # the other engines' runs stand without Spark's
+            self.out.stopped = f"spark_{key}: {type(error).__name__}: {error}"
+        if self.out.stopped:
+            print(f"  spark: {self.out.stopped}", flush=True)
+            return
+        self.out.spark[key] = night
+        for part, what in PARTS.items():
+            m = night.runs[part]
+            print(f"    {what}: {m.seconds:,.1f} s, peak RSS {m.rss_gb:.2f} GB", flush=True)
+        if key == "nightly":
+            c = night.checks
+            self.out.outcome = Outcome(
+                frozenset(c["active_alerts"]),
+                frozenset(map(tuple, c["queue"])),
+                c["alerts_rows"],
+                c["metric_series_rows"],
+            )
+
+    def close(self) -> EngineRuns:
+        shutil.rmtree(self.home, ignore_errors=True)  # Parquet copies, rebuilt every time
+        return self.out
+
+
 def measure_profile(
-    profile: str, days: int, work: Path, env: dict[str, str], max_seconds: float
+    profile: str,
+    days: int,
+    work: Path,
+    env: dict[str, str],
+    max_seconds: float,
+    chosen: Sequence[str] = ENGINES,
+    spark_skipped: str | None = None,
 ) -> ProfileRuns:
-    """DuckDB's full build and nightly, then PostgreSQL's on a fresh server."""
+    """DuckDB's full build and nightly, each followed by Spark's pieces of the same night on
+    the warehouse it left; then PostgreSQL's on a fresh server."""
     dataset, generated = prepare_dataset(profile, days + 1, DATASETS, env, False)
     if generated is not None:
         print(f"  generated {days + 1} days in {generated.seconds:.1f} s", flush=True)
     logs = work / "logs" / profile
-    engines = {"duckdb": _engine_runs("duckdb", dataset, work / "duckdb", env, logs, max_seconds)}
-    with postgres_server() as server:
-        pg_env = {**env, **server.dbt_env(), "FIREWATCH_TARGET": "postgres"}
-        engines["postgres"] = _engine_runs(
-            "postgres", dataset, work / "postgres", pg_env, logs, max_seconds, server
+    engines = {}
+    if "duckdb" in chosen or "spark" in chosen:  # DuckDB's warehouse is Spark's source
+        spark = None
+        if "spark" in chosen and spark_skipped is None:
+            spark = SparkNights(work, env, logs, max_seconds)
+        engines["duckdb"] = _engine_runs(
+            "duckdb", dataset, work / "duckdb", env, logs, max_seconds, after=spark
         )
+        if spark is not None:
+            engines["spark"] = spark.close()
+    if "postgres" in chosen:
+        with postgres_server() as server:
+            pg_env = {**env, **server.dbt_env(), "FIREWATCH_TARGET": "postgres"}
+            engines["postgres"] = _engine_runs(
+                "postgres", dataset, work / "postgres", pg_env, logs, max_seconds, server
+            )
     return ProfileRuns(profile, days, engines)
 
 
@@ -312,8 +407,63 @@ def _copy_share(full: Measurement | None, nightly: Measurement | None) -> list[s
     return ["", line]
 
 
+def _cells(m: Measurement | None, engine: EngineRuns | None) -> str:
+    """A run's wall seconds and peak RSS as two table cells, or why there are none."""
+    if m is not None:
+        return f"{m.seconds:,.1f} | {m.rss_gb:.2f}"
+    return f"{(engine.stopped if engine else '') or 'not run'} | "
+
+
+_NOTHING_RAISED = (
+    "(Neither engine's night raised an alert on this generated profile, so the queue is empty "
+    "on both and the alerts compared here are only their absence; {tested}.)"
+)
+_TESTED = {
+    "postgres": "tests/e2e/test_postgres_pipeline.py compares both engines on a landing with "
+    "planted changes and alerts",
+    "spark": "tests/e2e/test_spark_equality.py writes the same alerts and actions on both "
+    "engines and reads back the same alerts, log and queue",
+}
+
+
+def _comparison(a: EngineRuns, b: EngineRuns) -> list[str]:
+    """The active alerts and the queue after the nightly on engine `a` and `b`: the same, or
+    how they differ."""
+    x, y = a.outcome, b.outcome
+    if x is None or y is None:
+        why = "; ".join(e.stopped for e in (a, b) if e.stopped) or "a nightly did not finish"
+        return [f"Alerts and queue of {NAMES[b.engine]} not compared: {why}."]
+    same = x == y
+    line = (
+        f"After the nightly: {NAMES[a.engine]} {len(x.active_alerts)} active alerts and "
+        f"{len(x.queue)} decision_queue rows, {NAMES[b.engine]} {len(y.active_alerts)} and "
+        f"{len(y.queue)}; alerts of every status {x.alerts_rows} and {y.alerts_rows}; "
+        f"metric_series {x.metric_series_rows:,} and {y.metric_series_rows:,} rows: "
+        + (
+            "**the same** (the same alert ids, decision ids and statuses, row counts)."
+            if same
+            else "**they differ**:"
+        )
+    )
+    if not same:
+        names = NAMES[a.engine], NAMES[b.engine]
+        for what, p, q in (
+            ("active alerts", x.active_alerts, y.active_alerts),
+            ("queue rows", x.queue, y.queue),
+        ):
+            for name, only in ((names[0], p - q), (names[1], q - p)):
+                if only:
+                    shown = ", ".join(sorted(map(str, only))[:5])
+                    line += f" {what} only on {name}: {len(only)} ({shown});"
+        line = line.rstrip(";") + "."
+    if same and not x.active_alerts and not x.queue:
+        return [line, _NOTHING_RAISED.format(tested=_TESTED[b.engine])]
+    return [line]
+
+
 def _profile_lines(r: ProfileRuns) -> list[str]:
-    duck, pg = r.engines["duckdb"], r.engines["postgres"]
+    duck = r.engines.get("duckdb") or EngineRuns("duckdb", stopped="not chosen")
+    pg = r.engines.get("postgres") or EngineRuns("postgres", stopped="not chosen")
     lines = [
         f"### {r.profile}: {r.days} days of history + 1",
         "",
@@ -325,20 +475,15 @@ def _profile_lines(r: ProfileRuns) -> list[str]:
     whats = {"full": f"full build, {r.days} days (as of D-1, fresh)", "nightly": "nightly, + 1 day"}
     for key, what in whats.items():
         d, p = duck.runs.get(key), pg.runs.get(key)
-        if d is None:
+        if d is None and p is None:
             continue
-        if p is None:
-            lines.append(
-                f"| {what} | {d.seconds:,.1f} | {d.rss_gb:.2f} | {pg.stopped or 'not run'} "
-                "| | | | |"
-            )
-            continue
-        server = pg.server_pss.get(key, 0) / GB
-        lines.append(
-            f"| {what} | {d.seconds:,.1f} | {d.rss_gb:.2f} | {p.seconds:,.1f} | {p.rss_gb:.2f} "
-            f"| {server:.2f} | **{_ratio(p.seconds, d.seconds)}** "
-            f"| {_ratio(p.rss_gb, d.rss_gb)} |"
+        server = f"{pg.server_pss[key] / GB:.2f}" if key in pg.server_pss else ""
+        ratios = (
+            f"**{_ratio(p.seconds, d.seconds)}** | {_ratio(p.rss_gb, d.rss_gb)}"
+            if d is not None and p is not None
+            else " | "
         )
+        lines.append(f"| {what} | {_cells(d, duck)} | {_cells(p, pg)} | {server} | {ratios} |")
     lines += ["", "Where the time goes (progress lines of `firewatch run`):", ""]
     for engine in (duck, pg):
         for key, what in (("full", "full build"), ("nightly", "nightly")):
@@ -347,8 +492,7 @@ def _profile_lines(r: ProfileRuns) -> list[str]:
                 continue
             segments = " · ".join(f"{name} {s:,.1f} s" for name, s in _stages(m))
             note = _copy_note(m) if engine is pg else ""
-            name = "DuckDB" if engine is duck else "PostgreSQL"
-            lines.append(f"- {name} {what}, {m.seconds:,.1f} s: {segments}{note}")
+            lines.append(f"- {NAMES[engine.engine]} {what}, {m.seconds:,.1f} s: {segments}{note}")
     lines += _copy_share(pg.runs.get("full"), pg.runs.get("nightly"))
     for key, what in (("full", "full build"), ("nightly", "nightly")):
         d, p = duck.runs.get(key), pg.runs.get(key)
@@ -365,35 +509,97 @@ def _profile_lines(r: ProfileRuns) -> list[str]:
             zip(_slowest(d, 6), _slowest(p, 6), strict=False), start=1
         ):
             lines.append(f"| {i} | {dm} | {ds:.2f} | {pm} | {ps:.2f} |")
-    lines.append("")
-    if duck.outcome is None or pg.outcome is None:
-        why = "; ".join(e.stopped for e in (duck, pg) if e.stopped) or "a nightly did not finish"
-        lines.append(f"Alerts and queue not compared: {why}.")
-    else:
-        d, p = duck.outcome, pg.outcome
-        same = d == p
-        lines.append(
-            f"After the nightly: DuckDB {len(d.active_alerts)} active alerts and "
-            f"{len(d.queue)} decision_queue rows, PostgreSQL {len(p.active_alerts)} and "
-            f"{len(p.queue)}; alerts of every status {d.alerts_rows} and {p.alerts_rows}; "
-            f"metric_series {d.metric_series_rows:,} and {p.metric_series_rows:,} rows: "
-            + (
-                "**the same** (the same alert ids, decision ids and statuses, row counts)."
-                if same
-                else "**they differ**."
-            )
-        )
-        if same and not d.active_alerts and not d.queue:
-            lines.append(
-                "(Neither engine's night raised an alert on this generated profile, so the "
-                "queue is empty on both and the alerts compared here are only their absence; "
-                "tests/e2e/test_postgres_pipeline.py compares both engines on a landing with "
-                "planted changes and alerts.)"
-            )
+    if "postgres" in r.engines and "duckdb" in r.engines:
+        lines += ["", *_comparison(duck, pg)]
+    if "spark" in r.engines:
+        lines += ["", *_spark_lines(r, duck, r.engines["spark"])]
     return lines
 
 
-def section(results: list[ProfileRuns], command: str, load: tuple[float, float]) -> str:
+def _spark_lines(r: ProfileRuns, duck: EngineRuns, spark: EngineRuns) -> list[str]:
+    """Spark's pieces of the two nights beside DuckDB's whole `firewatch run`."""
+    full, nightly = spark.spark.get("full"), spark.spark.get("nightly")
+    lines = [
+        f"#### {r.profile} on Spark: the pieces of a night (no Dagster, no loader)",
+        "",
+        "| piece (its own process) | full build, as of D-1 (fresh catalog): wall s | peak RSS GB "
+        "| nightly, + 1 day: wall s | peak RSS GB |",
+        "|---|---|---|---|---|",
+    ]
+
+    def cells(night: SparkNight | None, part: str | None) -> str:
+        if night is None:  # the reason is under the table
+            return "not run | "
+        if part is None:  # dbt build + checks: what a night on Spark runs after its load
+            runs = [night.runs["dbt"], night.runs["checks"]]
+            return f"{sum(m.seconds for m in runs):,.1f} | {max(m.rss_gb for m in runs):.2f}"
+        return _cells(night.runs[part], spark)
+
+    rows = full or nightly
+    copied = f", {rows.copied_rows:,} rows in {rows.copied_tables} tables" if rows else ""
+    for part, what in PARTS.items():
+        label = f"{what} (DuckDB's raw schema to Parquet{copied})" if part == "copy" else what
+        lines.append(f"| {label} | {cells(full, part)} | {cells(nightly, part)} |")
+    lines.append(
+        f"| **dbt build + checks and state** (without the raw copy) | {cells(full, None)} "
+        f"| {cells(nightly, None)} |"
+    )
+    d_full, d_nightly = duck.runs.get("full"), duck.runs.get("nightly")
+    lines.append(
+        "| DuckDB's whole `firewatch run` (above: Dagster, loader, dbt, checks) "
+        f"| {_cells(d_full, duck)} | {_cells(d_nightly, duck)} |"
+    )
+    lines.append("")
+    if spark.stopped:
+        lines.append(f"- Spark stopped: {spark.stopped}.")
+    for key, night in (("full build", full), ("nightly", nightly)):
+        if night is None:
+            continue
+        phases = " · ".join(f"{k} {v:,.1f} s" for k, v in night.checks["seconds"].items())
+        lines.append(
+            f"- Spark {key}, checks and state: {phases} ({night.checks['series_rows_read']:,} "
+            f"metric_series rows read, {night.checks['findings']} findings)"
+        )
+    if nightly is not None:
+        slowest = _slowest(nightly.runs["dbt"], 6)
+        lines.append(
+            "- Slowest dbt models on Spark, nightly (dbt's execution_time, s): "
+            + ", ".join(f"{model} {s:.2f}" for model, s in slowest)
+        )
+    return [*lines, "", *_comparison(duck, spark)]
+
+
+SPARK_HOW = (
+    "Spark: the nightly job does not run there (no `firewatch run --target spark`, "
+    "docs/engines.md), so **the Spark figures are not a night's: they are the pieces a night "
+    "on Spark would be made of, each its own process, measured like the runs above; no "
+    "Dagster, no loader** (the loader's checked load is DuckDB's, inside its `firewatch run`). "
+    "Right after DuckDB's full build, on the warehouse it left (history to D-1): (1) the raw "
+    "copy, `python -m dagster_project.warehouse.spark WAREHOUSE.duckdb HOME` (each table of "
+    "DuckDB's `raw` schema written as Parquet by DuckDB and registered in a fresh Hive "
+    "metastore, embedded Derby), **counted apart**: a Spark night would get its raw tables "
+    "from wherever its ELT tool lands them; (2) `dbt build --target spark --exclude "
+    "test_type:unit` with the night's variables as of D-1 (dbt-spark's session method: Spark "
+    "in the dbt process, `local[2]`, driver memory 2g; its own target folder, kept from night "
+    "to night); (3) the checks and the state: one Python process (bench/engines_spark.py) "
+    "that opens the catalog, reads the night's inputs (`runtime/night.py` `inputs_from`), "
+    "detects (`findings_for`, with the open episodes and accepted levels as the nightly "
+    "job's), merges into the alerts (`merge_alerts`) and writes the night's state "
+    "(`save_night`). After DuckDB's nightly, the same three as of D on the same catalog: the "
+    "raw copy again (every table, whole), then the dbt build. **On Spark the six incremental "
+    "models are plain tables rebuilt whole every night** (no `delete+insert` without Delta "
+    "Lake), so its nightly dbt build is a full rebuild of the history plus one day, not "
+    "DuckDB's incremental one. Peak RSS counts the JVM (a child of the Python or dbt "
+    "process). The three run one after the other (Derby admits one process at a time)."
+)
+
+
+def section(
+    results: list[ProfileRuns],
+    command: str,
+    load: tuple[float, float],
+    spark_skipped: str | None = None,
+) -> str:
     """The markdown section, from its heading to the end."""
     niced = f", under `nice -n {os.nice(0)}`" if os.nice(0) else ""
     lines = [
@@ -421,6 +627,8 @@ def section(results: list[ProfileRuns], command: str, load: tuple[float, float])
         "in the wall time, as it is a night's. The server start (initdb, pg_ctl) is not "
         "measured.",
         "",
+        SPARK_HOW if spark_skipped is None else f"Spark: not measured ({spark_skipped}).",
+        "",
     ]
     for r in results:
         lines += _profile_lines(r) + [""]
@@ -431,7 +639,7 @@ def write_section(path: Path, text: str) -> None:
     """Replaces the section (its heading up to the next `## ` heading) or appends it."""
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     lines = old.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
+    start = next((i for i, line in enumerate(lines) if line.startswith(SECTION_PREFIX)), None)
     if start is None:
         before, after = old.rstrip() + "\n\n", ""
     else:
@@ -464,10 +672,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument(
+        "--engines",
+        default=",".join(ENGINES),
+        help="comma-separated, of " + ", ".join(ENGINES) + " (Spark runs DuckDB's too: its source)",
+    )
+    parser.add_argument(
         "--max-minutes", type=float, default=15.0, help="stop a run that takes longer"
     )
     args = parser.parse_args(argv)
     profiles = chosen_profiles(parser, args.profiles, PROFILES)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if not engines or set(engines) - set(ENGINES):
+        parser.error(f"--engines: choose from {', '.join(ENGINES)}")
+    spark_skipped = spark_missing() if "spark" in engines else None
+    if spark_skipped is not None:
+        print(f"Spark skipped: {spark_skipped}", flush=True)
     load_at_start = os.getloadavg()[0]
     work = args.work.resolve()
     # A fresh Dagster instance per bench run: its run history is not what is measured.
@@ -478,12 +697,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         for profile in profiles:
             days = SIZES[profile].days
             print(f"{profile}: {days} days + 1", flush=True)
-            results.append(measure_profile(profile, days, work, env, args.max_minutes * 60))
-    command = ".venv/bin/python bench/engines.py" + (
-        f" --profiles {','.join(profiles)}" if profiles != list(DEFAULT_PROFILES) else ""
-    )
-    text = section(results, command, (load_at_start, os.getloadavg()[0]))
-    write_section(args.out, text)
+            results.append(
+                measure_profile(
+                    profile, days, work, env, args.max_minutes * 60, engines, spark_skipped
+                )
+            )
+            # Written after each profile, so a bench stopped on a larger one keeps the others.
+            done = [r.profile for r in results]
+            command = ".venv/bin/python bench/engines.py" + (
+                f" --profiles {','.join(done)}" if done != list(DEFAULT_PROFILES) else ""
+            )
+            if engines != list(ENGINES):
+                command += f" --engines {','.join(engines)}"
+            text = section(results, command, (load_at_start, os.getloadavg()[0]), spark_skipped)
+            write_section(args.out, text)
     print(text)
     return 0
 

@@ -77,6 +77,22 @@ def spark_type(duckdb_type: str) -> str:
     return engine_type(duckdb_type, _TYPES, "decimal({}, {})", "Spark")
 
 
+def spark_missing() -> str | None:
+    """Why Spark cannot run here (the `spark` extra or Java missing: `make .venv/.spark-stamp`
+    installs the extra), None if it can. Imports nothing of Spark's."""
+    import importlib.util
+
+    for module, what in (("pyspark", "pyspark"), ("dbt.adapters.spark", "dbt-spark[session]")):
+        try:
+            if importlib.util.find_spec(module) is None:
+                return f"{what} is not installed"
+        except ModuleNotFoundError:
+            return f"{what} is not installed"
+    if shutil.which("java") is None:
+        return "no Java for Spark"
+    return None
+
+
 def spark_conf(home: Path) -> dict[str, str]:
     """The Spark settings dbt's `spark` output uses (profiles.yml), for a session of our own."""
     home = Path(home).resolve()

@@ -13,9 +13,7 @@ of it the dbt build on Spark."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Collection
@@ -27,25 +25,14 @@ import pytest
 
 from dagster_project.defs.partitions import RunWindow
 from dagster_project.settings import DBT_PROJECT_DIR
+from dagster_project.warehouse.spark import spark_missing
 from tests.support.engines import MARTS, compare, series_and_counts
 
 AS_OF = date(2025, 5, 31)  # the `tiny` fixture's night
 SCHEMA = "firewatch"  # the database of the marts (FIREWATCH_SPARK_SCHEMA)
 
 
-def _missing() -> str | None:
-    for module, what in (("pyspark", "pyspark"), ("dbt.adapters.spark", "dbt-spark[session]")):
-        try:
-            if importlib.util.find_spec(module) is None:
-                return f"{what} is not installed"
-        except ModuleNotFoundError:
-            return f"{what} is not installed"
-    if shutil.which("java") is None:
-        return "no Java for Spark"
-    return None
-
-
-MISSING = _missing()
+MISSING = spark_missing()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
 
 
