@@ -120,14 +120,17 @@ def _copied(log: Path) -> dict[str, int]:
 
 
 def checks(home: Path, as_of: date, result: Path) -> None:
-    """The nightly job's detection and alerts steps (runtime/night.py `night_findings`, then
-    `record_night`) on Spark's catalog, in one process; what the night left goes to `result`:
-    the active alert ids, the queue's (decision_id, status), row counts and the seconds of
-    each phase."""
-    from dagster_project.divergence.episodes import merge_alerts
-    from dagster_project.divergence.queue import accepted_levels
-    from dagster_project.runtime.night import findings_for, inputs_from
-    from dagster_project.warehouse.decisions import read_alerts, read_log, save_night
+    """The nightly job's detection and alerts steps on Spark's catalog, in one process, through
+    its own functions (runtime/night.py: `read_inputs`, `read_episodes`, `findings_for`,
+    `record_night`; one Spark session held for all of them); what the night left goes to
+    `result`: the active alert ids, the queue's (decision_id, status), row counts and the
+    seconds of each phase."""
+    from dagster_project.runtime.night import (
+        findings_for,
+        read_episodes,
+        read_inputs,
+        record_night,
+    )
     from dagster_project.warehouse.engine import connect
     from dagster_project.warehouse.target import SparkConfig
 
@@ -141,18 +144,18 @@ def checks(home: Path, as_of: date, result: Path) -> None:
         started = now
         print(f"{phase}: {seconds[phase]:.1f} s", flush=True)
 
-    with connect(SparkConfig(home, SCHEMA)) as wh:
+    catalog = SparkConfig(home, SCHEMA)
+    # the session started here is the one every `connect(catalog)` below reuses
+    with connect(catalog) as wh:
         lap("session")  # the JVM and the metastore
-        inputs = inputs_from(wh)
+        inputs = read_inputs(catalog)
         if inputs.as_of != as_of:
             raise SystemExit(f"the catalog is as of {inputs.as_of}, not {as_of}")
-        episodes = read_alerts(wh)
-        accepted = accepted_levels(episodes, read_log(wh))
+        episodes, accepted = read_episodes(catalog)
         lap("inputs")
         findings = findings_for(inputs, episodes, accepted)
         lap("detection")
-        alerts = merge_alerts(read_alerts(wh), findings, as_of)
-        save_night(wh, alerts, as_of)
+        alerts = record_night(catalog, findings, as_of)
         lap("state")
         active = wh.rows("select alert_id from {marts}.alerts where status = 'active'")
         queue = wh.rows("select decision_id, status from {marts}.decision_queue")
