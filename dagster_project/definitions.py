@@ -22,7 +22,7 @@ from dagster_project.defs.progress import LogProgress, Progress
 from dagster_project.defs.raw import build_raw_assets
 from dagster_project.defs.schedules import build_failure_sensor, build_schedule
 from dagster_project.settings import Settings
-from dagster_project.warehouse.run_lock import hold_database_lock, hold_run_lock
+from dagster_project.warehouse.run_lock import hold_database_lock, hold_engine, hold_run_lock
 
 NIGHTLY_JOB = "nightly"
 
@@ -44,6 +44,7 @@ def settings_resource(settings: Settings) -> dg.ResourceDefinition:
             held.enter_context(hold_run_lock(settings.warehouse, say=context.log.warning))
             if settings.postgres is not None:  # runs from other machines, too
                 held.enter_context(hold_database_lock(settings.postgres, say=context.log.warning))
+            held.enter_context(hold_engine(settings, say=context.log.warning))
             yield settings
 
     return firewatch_settings

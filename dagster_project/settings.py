@@ -17,10 +17,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dagster_project.warehouse.target import (
     DUCKDB,
     POSTGRES,
+    SPARK,
+    SPARK_HOME_ENV,
+    SPARK_SCHEMA_ENV,
     TARGET_ENV,
     TARGETS,
     Location,
     PostgresConfig,
+    SparkConfig,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -184,10 +188,11 @@ class Settings:
     cron: str = DEFAULT_CRON
     timezone: str = DEFAULT_TIMEZONE
     partitions_start: str = DEFAULT_PARTITIONS_START
-    # The engine the marts, alerts and the queue live in (docs/engines.md). On PostgreSQL the
-    # DuckDB file above stays the loader's checked staging copy of the landing folder.
+    # The engine the marts, alerts and the queue live in (docs/engines.md). On PostgreSQL and
+    # Spark the DuckDB file above stays the loader's checked staging copy of the landing folder.
     target: str = DUCKDB
     postgres: PostgresConfig | None = None
+    spark: SparkConfig | None = None
 
     @classmethod
     def from_env(
@@ -204,6 +209,7 @@ class Settings:
             )
         try:
             postgres = PostgresConfig.from_env() if engine == POSTGRES else None
+            spark = SparkConfig.from_env() if engine == SPARK else None
         except ValueError as error:
             raise SettingsError(str(error)) from None
         raw = raw_dir or os.environ.get(RAW_DIR_ENV) or PROJECT_ROOT / "data" / "raw"
@@ -226,12 +232,13 @@ class Settings:
             ),
             target=engine,
             postgres=postgres,
+            spark=spark,
         )
 
     @property
     def location(self) -> Location:
         """Where the marts, alerts, the queue and the decision log are."""
-        return self.postgres if self.postgres is not None else self.warehouse
+        return self.postgres or self.spark or self.warehouse
 
     @property
     def bi_copy_path(self) -> Path:
@@ -244,3 +251,6 @@ class Settings:
         os.environ[TARGET_ENV] = self.target
         # dbt's profile picks its output from this one
         os.environ["FIREWATCH_DBT_TARGET"] = self.target
+        if self.spark is not None:  # (resolved: dbt runs in the dbt project's folder)
+            os.environ[SPARK_HOME_ENV] = str(self.spark.home)
+            os.environ[SPARK_SCHEMA_ENV] = self.spark.schema

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
+from dagster_project.warehouse.target import TARGETS
+
 WAREHOUSE_HELP = "DuckDB file (default $FIREWATCH_WAREHOUSE or warehouse/firewatch.duckdb)."
 RAW_DIR_HELP = "Landing folder (default $FIREWATCH_RAW_DIR or data/raw)."
 ACCEPT_DROP_HELP = (
@@ -30,9 +32,10 @@ def add_target(parser: argparse.ArgumentParser) -> None:
     """--target: the engine the marts, alerts and the queue live in (docs/engines.md)."""
     parser.add_argument(
         "--target",
-        choices=["duckdb", "postgres"],
-        help="duckdb (the file, default) or postgres (the database the FIREWATCH_PG_* "
-        "variables name); default $FIREWATCH_TARGET or duckdb.",
+        choices=list(TARGETS),
+        help="duckdb (the file, default), postgres (the database the FIREWATCH_PG_* "
+        "variables name) or spark (the catalog in FIREWATCH_SPARK_HOME); default "
+        "$FIREWATCH_TARGET or duckdb.",
     )
 
 

@@ -19,7 +19,7 @@ from dagster_project.notify import notify_run_failure
 from dagster_project.runtime.refusal import LOAD_REFUSED, RULES_REFUSED, is_refusal, short_block
 from dagster_project.runtime.summary import warehouse_summary
 from dagster_project.settings import Settings, dagster_home
-from dagster_project.warehouse.run_lock import hold_run_lock
+from dagster_project.warehouse.run_lock import hold_engine, hold_run_lock
 
 
 def _failures(result: dg.ExecuteInProcessResult) -> list[tuple[str, str, str]]:
@@ -152,7 +152,7 @@ def run_nightly(
         tags[ACCEPT_DROP_TAG] = "true"
     # The run lock from before the job until after the summary: a person's queue command that
     # waits for the run must not take the warehouse between the job's end and the summary.
-    with hold_run_lock(settings.warehouse):
+    with hold_run_lock(settings.warehouse), hold_engine(settings):
         # dagster-dbt echoes every dbt log line to stdout; keep it in a file beside the warehouse so
         # the terminal shows progress and the summary, and the detail is still there when needed.
         log_path = settings.warehouse.with_suffix(".run.log")

@@ -79,9 +79,10 @@ class NightlyConfig(dg.Config):
     as_of: str = ""  # YYYY-MM-DD; empty: the last day with data
 
 
-# The incremental (event-level) models and everything they read: daily partitioned, so a
-# backfill of a date range is one run that rebuilds those days. The rest is rebuilt whole.
-EVENT_LEVEL = "+config.materialized:incremental"
+# The event-level models (incremental where the engine allows: tagged, because on Spark they
+# are tables) and everything they read: daily partitioned, so a backfill of a date range is
+# one run that rebuilds those days. The rest is rebuilt whole.
+EVENT_LEVEL = "+tag:event_level"
 
 
 class VenvDbtCliResource(DbtCliResource):
@@ -213,6 +214,10 @@ def _build(
         args.append("--full-refresh")
     stage = "dbt events" if incremental else "dbt"
     total, built, checked = len(context.selected_asset_keys), 0, 0
+    if settings.spark is not None:  # dbt starts Spark itself: the catalog admits one JVM
+        from dagster_project.warehouse.spark import release_spark
+
+        release_spark()
     with _environment({**window.dbt_env(), **parse_state_env(settings.warehouse)}):
         invocation = dbt.cli(args, context=context)
         try:

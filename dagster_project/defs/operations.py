@@ -15,6 +15,7 @@ from dagster_project.settings import Settings
 from dagster_project.warehouse.connection import run_as_of
 from dagster_project.warehouse.engine import connect
 from dagster_project.warehouse.publish import publish_bi_copy
+from dagster_project.warehouse.target import DUCKDB
 
 GROUP = "decisions"
 
@@ -61,8 +62,8 @@ def bi_copy(
     context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
 ) -> dg.MaterializeResult:
     metadata: dict[str, object]
-    if settings.postgres is not None:  # BI tools read the database itself: nothing to copy
-        metadata = {"skipped": f"BI tools read {settings.postgres} directly (no BI copy)"}
+    if settings.target != DUCKDB:  # BI tools read the database itself: nothing to copy
+        metadata = {"skipped": f"BI tools read {settings.location} directly (no BI copy)"}
     else:
         report = publish_bi_copy(
             settings.warehouse, settings.bi_copy_path, parquet_dir=settings.bi_parquet_dir

@@ -88,16 +88,22 @@ def build_raw_assets(partitions: dg.PartitionsDefinition | None = None) -> dg.As
         except RawInputError as error:
             found = {"problems_found": len(error.problems)}
             raise refused(LOAD_REFUSED, [str(error)], found) from None
+        copied: dict[str, int] | None = None
         if settings.postgres is not None:  # the checked load, into the database by COPY
             from dagster_project.warehouse.postgres import copy_landing, load_changes
 
             copied = copy_landing(settings.warehouse, settings.postgres, load_changes(report))
+        elif settings.spark is not None:  # the checked tables, whole, as Parquet tables
+            from dagster_project.warehouse.spark import copy_landing as copy_to_spark
+
+            copied = copy_to_spark(settings.warehouse, settings.spark)
+        if copied is not None:
             progress.report(
                 "load",
                 0,
                 len(TABLES),
                 f"copied {sum(copied.values()):,} rows of {len(copied)} tables to "
-                f"{settings.postgres}",
+                f"{settings.location}",
             )
         if report.quarantine_message():
             context.log.warning(report.quarantine_message())

@@ -41,9 +41,11 @@ def read_alerts(con: Connection, ids: list[str] | None = None) -> list[dict]:
     wanted = {i.strip() for i in ids}
     wanted |= {"A-" + i.removeprefix("D-") for i in wanted if i.startswith("D-")}
     if wh.table_exists("{marts}", "decision_queue"):  # a decision covers its cause's alerts
+        listed = sorted(wanted)  # (a list of `?`: Spark has no array parameter to unnest)
         for (covered,) in wh.rows(
-            "select alert_ids from {marts}.decision_queue where decision_id in (select unnest(?))",
-            [sorted(wanted)],
+            "select alert_ids from {marts}.decision_queue "
+            f"where decision_id in ({', '.join('?' * len(listed))})",
+            listed,
         ):
             wanted |= set(filter(None, (covered or "").split(",")))
     return [row for row in rows if row["alert_id"] in wanted]

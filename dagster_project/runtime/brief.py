@@ -23,6 +23,7 @@ from dagster_project.settings import Settings, queue_wait
 from dagster_project.warehouse.connection import run_as_of
 from dagster_project.warehouse.decisions import queue_night
 from dagster_project.warehouse.engine import Warehouse, connect
+from dagster_project.warehouse.target import DUCKDB
 
 BRIEF_NAME = "brief.html"
 
@@ -45,10 +46,10 @@ class BriefReport:
 def _source(settings: Settings) -> Iterator[tuple[Warehouse, str, str, bool]]:
     """The BI copy read-only when it exists (never locked by a run: it is swapped in whole),
     else the warehouse read-only, waiting for a nightly run as the queue verbs do; on
-    PostgreSQL the database itself."""
-    if settings.postgres is not None:
-        with connect(settings.postgres, read_only=True) as wh:
-            yield wh, str(settings.postgres), "the database", False
+    PostgreSQL or Spark the database itself."""
+    if settings.target != DUCKDB:
+        with connect(settings.location, read_only=True, wait_seconds=queue_wait()) as wh:
+            yield wh, str(settings.location), "the database", False
         return
     copy = settings.bi_copy_path
     if copy.exists():

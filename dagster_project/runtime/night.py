@@ -18,7 +18,7 @@ from dagster_project.divergence.rules import declared_rule_ids, load_rules
 from dagster_project.ingest.sql import lit
 from dagster_project.warehouse.decisions import read_alerts, read_log, save_night
 from dagster_project.warehouse.engine import Warehouse, connect
-from dagster_project.warehouse.target import Location, SparkConfig
+from dagster_project.warehouse.target import Location
 
 if TYPE_CHECKING:  # imported where used: the code location loads without pandas (0.8 s)
     import pandas as pd
@@ -44,9 +44,7 @@ def rule_ids(path: str | Path | None = None) -> list[str]:
     return declared_rule_ids(path)
 
 
-def read_inputs(
-    warehouse: Location | SparkConfig, rules_file: str | Path | None = None
-) -> NightInputs:
+def read_inputs(warehouse: Location, rules_file: str | Path | None = None) -> NightInputs:
     """The marts the rules read, from the DuckDB file, the PostgreSQL database or a Spark
     catalog."""
     with connect(warehouse, read_only=True) as wh:
@@ -75,7 +73,7 @@ def inputs_from(
 
 
 def read_episodes(
-    warehouse: Location | SparkConfig,
+    warehouse: Location,
 ) -> tuple[list[Alert], dict[tuple[str, str, str], date]]:
     """The alert episodes so far (`alerts`), for holding the open ones, and the levels people
     accepted in the decision log (dismissed items), where rules are re-based; none before
@@ -129,9 +127,7 @@ def night_findings(warehouse: Location, rules_file: str | Path | None = None) ->
     )
 
 
-def record_night(
-    warehouse: Location | SparkConfig, findings: Sequence[Finding], as_of: date
-) -> list[Alert]:
+def record_night(warehouse: Location, findings: Sequence[Finding], as_of: date) -> list[Alert]:
     """Merges the findings into the alert episodes and rebuilds the queue, in one transaction.
     Open episodes that held tonight are among the findings (`night_findings`); one that did
     not clears after its rule's clear_after_nights (`merge_alerts`)."""

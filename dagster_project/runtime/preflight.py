@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dagster_project.divergence.rules import declared_rule_ids, load_rules
 from dagster_project.warehouse.engine import connect
-from dagster_project.warehouse.target import Location, PostgresConfig
+from dagster_project.warehouse.target import Location
 
 
 def check_rules(warehouse: Location, rules_file: str | Path | None = None) -> int:
@@ -17,7 +17,7 @@ def check_rules(warehouse: Location, rules_file: str | Path | None = None) -> in
     (a first run has none yet: the file's structure and ids are checked, its metrics are checked
     again against tonight's catalog at the alerts step). Returns the number of rules."""
     ids = declared_rule_ids(rules_file)
-    if not isinstance(warehouse, PostgresConfig) and not warehouse.exists():
+    if isinstance(warehouse, Path) and not warehouse.exists():
         return len(ids)
     with connect(warehouse, read_only=True) as wh:
         if not wh.table_exists("{marts}", "metric_catalog"):

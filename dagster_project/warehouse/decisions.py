@@ -10,11 +10,9 @@ last (`spark.SparkWarehouse.transaction` says what a crash between two writes le
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
 from dataclasses import asdict, astuple, fields
 from datetime import UTC, date, datetime
-from functools import cache
-from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING
 
 from dagster_project.divergence.episodes import Alert
 from dagster_project.divergence.queue import (
@@ -24,12 +22,12 @@ from dagster_project.divergence.queue import (
     build_queue,
     check_action,
 )
+from dagster_project.warehouse.ddl import create_table, dataclass_columns
 from dagster_project.warehouse.engine import Connection, as_warehouse
 
 if TYPE_CHECKING:  # imported where used: the code location loads without pandas (0.8 s)
     import pandas as pd
 
-    from dagster_project.warehouse.engine import Warehouse
 
 ALERTS = "{marts}.alerts"
 QUEUE = "{marts}.decision_queue"
@@ -39,47 +37,14 @@ LOG = "firewatch_state.decision_log"
 NIGHT = "firewatch_state.queue_night"
 
 
-@cache
-def _columns(cls: type) -> tuple[tuple[str, type], ...]:
-    """A dataclass's fields as (name, Python type): `date | None` is a date, a Literal of
-    strings (a severity) a str."""
-
-    def kind(hint: Any) -> type:
-        if get_origin(hint) is Literal:
-            return type(get_args(hint)[0])
-        if type(None) in get_args(hint):
-            return kind(next(a for a in get_args(hint) if a is not type(None)))
-        return hint
-
-    hints = get_type_hints(cls)
-    return tuple((f.name, kind(hints[f.name])) for f in fields(cls))
-
-
-def _create(
-    wh: Warehouse,
-    table: str,
-    columns: Sequence[tuple[str, type]],
-    key: str | None = None,
-    required: Collection[str] = (),
-) -> None:
-    """CREATE TABLE IF NOT EXISTS in the engine's types; the key and NOT NULL where it has them."""
-
-    def column(name: str, kind: type) -> str:
-        constraint = " primary key" if name == key else " not null" if name in required else ""
-        return f"{name} {wh.types[kind]}{constraint if wh.constraints else ''}"
-
-    listed = ", ".join(column(name, kind) for name, kind in columns)
-    wh.execute(f"create table if not exists {table} ({listed})")
-
-
 def ensure_tables(con: Connection) -> None:
     wh = as_warehouse(con)
     wh.execute("create schema if not exists firewatch_state")
-    _create(wh, ALERTS, _columns(Alert), key="alert_id")
+    create_table(wh, ALERTS, dataclass_columns(Alert), key="alert_id")
     required = ("decision_id", "action", "actor", "entered_at")
-    _create(wh, LOG, _columns(LogEntry), key="entry_id", required=required)
-    _create(wh, QUEUE, _columns(QueueItem), key="decision_id")
-    _create(wh, NIGHT, [("night", date)], required=("night",))
+    create_table(wh, LOG, dataclass_columns(LogEntry), key="entry_id", required=required)
+    create_table(wh, QUEUE, dataclass_columns(QueueItem), key="decision_id")
+    create_table(wh, NIGHT, [("night", date)], required=("night",))
     # Queues written before one decision covered a cause's alerts: add the columns in place.
     for column in ("alert_ids", "affected"):
         wh.add_column(QUEUE, column, str)

@@ -95,6 +95,7 @@ def _format(text: str, marts: str) -> str:
 # The column type of each Python type the state's dataclasses hold, on DuckDB and PostgreSQL.
 SQL_TYPES: Mapping[type, str] = {
     str: "varchar",
+    bool: "boolean",
     int: "bigint",
     float: "double precision",
     date: "date",
@@ -312,7 +313,7 @@ def _read_csv(path: Path, columns: list[tuple[str, str]]) -> pd.DataFrame:
 
 @contextmanager
 def connect(
-    location: Location | SparkConfig,
+    location: Location,
     *,
     read_only: bool = False,
     wait_seconds: float = 600.0,
@@ -320,11 +321,12 @@ def connect(
 ) -> Iterator[Warehouse]:
     """The warehouse at `location`: a DuckDB file (waiting while a nightly run holds it), a
     PostgreSQL database (the database's own transactions order its writers) or a local Spark
-    catalog (its embedded metastore admits one process; `read_only` is not enforced there)."""
+    catalog (one process at a time, waiting like a DuckDB file; `read_only` is not enforced
+    there)."""
     if isinstance(location, SparkConfig):
         from dagster_project.warehouse.spark import spark_warehouse
 
-        with spark_warehouse(location) as wh:
+        with spark_warehouse(location, wait_seconds=wait_seconds) as wh:
             yield wh
         return
     if isinstance(location, PostgresConfig):

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from dagster_project.settings import RUN_LOCK_WAIT_ENV, run_lock_wait
+from dagster_project.settings import RUN_LOCK_WAIT_ENV, Settings, run_lock_wait
 from dagster_project.warehouse.target import PostgresConfig
 
 # Locks this process holds, with their depth: the lock is re-entrant within a process, so
@@ -142,3 +142,17 @@ def hold_database_lock(
         yield
     finally:
         con.close()
+
+
+@contextmanager
+def hold_engine(settings: Settings, say: Callable[[str], None] | None = None) -> Iterator[None]:
+    """On Spark, the catalog for the whole run: its run lock (people's commands wait for the
+    night, as on a DuckDB file) and one Spark session for the run's steps (`keep_spark`). On
+    DuckDB and PostgreSQL, nothing more than the run's other locks."""
+    if settings.spark is None:
+        yield
+        return
+    from dagster_project.warehouse.spark import keep_spark
+
+    with hold_run_lock(settings.spark.catalog, say=say), keep_spark():
+        yield

@@ -8,8 +8,12 @@ dbt builds go. `copy_raw_tables` exports each table of DuckDB's `raw` schema to 
 (`<home>/raw/<table>/`) and registers it in that metastore as an external table of the database
 `raw`; `dbt build --target spark` (profiles.yml, env FIREWATCH_SPARK_HOME) then builds from it.
 
-Embedded Derby admits one process at a time: copy in one process (`python -m
-dagster_project.warehouse.spark WAREHOUSE.duckdb HOME`), run dbt in another, read after it ended.
+Embedded Derby admits one process at a time, and a JVM keeps it open until the JVM ends (a
+stopped session is not enough). So a process opens the catalog under its run lock
+(`<home>/metastore_db.run.lock`, `spark_warehouse`), and ends its JVM (`release_spark`) before
+dbt starts its own: `firewatch run --target spark` holds one session for its steps
+(`keep_spark`) and lets go of it around each dbt invocation. By hand: copy in one process
+(`python -m dagster_project.warehouse.spark WAREHOUSE.duckdb HOME`), run dbt in another.
 
 `SparkWarehouse` is the warehouse interface on Spark (docs/engines.md) for what the night reads
 (`metric_series`, `metric_catalog`, `lead_cohort_ages`, as frames typed as DuckDB's) and for
@@ -26,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sys
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -37,6 +42,7 @@ from urllib.parse import unquote, urlparse
 
 import duckdb
 
+from dagster_project.warehouse.connection import WarehouseBusyError
 from dagster_project.warehouse.raw_export import (
     RAW_SCHEMA,
     engine_type,
@@ -44,6 +50,7 @@ from dagster_project.warehouse.raw_export import (
     raw_columns,
     raw_tables,
 )
+from dagster_project.warehouse.run_lock import RunLockTimeout, hold_run_lock
 from dagster_project.warehouse.target import SPARK, SPARK_HOME_ENV, SparkConfig
 
 if TYPE_CHECKING:
@@ -111,6 +118,7 @@ def spark_conf(home: Path) -> dict[str, str]:
         "spark.sql.ansi.enabled": "false",  # what dbt-spark sets, whatever the profile says
         "spark.driver.memory": os.environ.get("FIREWATCH_SPARK_DRIVER_MEMORY", "").strip() or "2g",
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
     }
 
 
@@ -173,6 +181,7 @@ def _copy_table(
 # they read back as the same naive datetimes whatever the Python process's time zone.
 STATE_TYPES: Mapping[type, str] = {
     str: "string",
+    bool: "boolean",
     int: "bigint",
     float: "double",
     date: "date",
@@ -184,11 +193,10 @@ _WRITER = threading.RLock()
 
 
 class SparkWarehouse:
-    """Spark's catalog through the `Warehouse` interface (engine.py), but for `replace` (the
-    derived report tables are not written on Spark). Queries and statements take no
-    parameters (write validated literals into the text); `{marts}` is the database of the
-    public marts. The state's writes are `overwrite` (a whole table, atomically), `insert` and
-    `append` (new files beside the old), never a DELETE."""
+    """Spark's catalog through the `Warehouse` interface (engine.py). Queries take `?`
+    parameters (Spark's positional parameters); `{marts}` is the database of the public
+    marts. The state's writes are `overwrite` and `replace` (a whole table, atomically),
+    `insert` and `append` (new files beside the old), never a DELETE."""
 
     engine = SPARK
     types = STATE_TYPES
@@ -203,7 +211,7 @@ class SparkWarehouse:
 
     def _query(self, text: str, params: Sequence[Any]) -> Any:
         if params:
-            raise ValueError("SparkWarehouse queries take no parameters")
+            return self.spark.sql(self.sql(text), args=list(params))
         return self.spark.sql(self.sql(text))
 
     def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple]:
@@ -251,10 +259,13 @@ class SparkWarehouse:
         it (ALTER TABLE SET LOCATION: one metastore update, so a failed or killed write leaves
         the old rows, where INSERT OVERWRITE deletes them first); older folders are removed."""
         name = self.sql(table)
+        self._point_at_new_folder(name, self._spark_frame(name, frame))
+
+    def _point_at_new_folder(self, name: str, rows: Any) -> None:
         current = self._location(name)
         base = current.name.split(".")[0]  # `<table>` or `<table>.<version>` (no dots in names)
         folder = current.parent / f"{base}.{uuid.uuid4().hex}"
-        self._spark_frame(name, frame).write.parquet(str(folder))
+        rows.write.parquet(str(folder))
         self.spark.sql(f"alter table {name} set location '{folder}'")
         for stale in (current.parent / base, *current.parent.glob(f"{base}.*")):
             if stale != folder:  # (also a folder a crash left before its table pointed at it)
@@ -274,7 +285,26 @@ class SparkWarehouse:
             self.spark.sql(f"alter table {name} add columns ({column} {self.types[kind]})")
 
     def replace(self, table: str, frame: pd.DataFrame) -> None:
-        raise NotImplementedError(f"{table}: derived report tables are not written on Spark yet")
+        """A derived table (`ritual_metrics`, `backtest_alerts`) replaced by `frame`, columns
+        and types taken from it: atomically as `overwrite` while they stay the same; a table
+        whose columns changed is dropped and created anew."""
+        import pyarrow as pa
+
+        name = self.sql(table)
+        arrow = pa.Table.from_pandas(frame, preserve_index=False)
+        # a column of nothing but NULLs has no type Parquet can hold: text
+        arrow = arrow.cast(
+            pa.schema(pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f
+                      for f in arrow.schema)
+        )  # fmt: skip
+        rows = self.spark.createDataFrame(arrow)
+        if self.spark.catalog.tableExists(name):
+            shape = [(f.name, f.dataType) for f in self.spark.table(name).schema]
+            if shape == [(f.name, f.dataType) for f in rows.schema]:
+                self._point_at_new_folder(name, rows)
+                return
+            self.spark.sql(f"drop table {name}")
+        rows.write.format("parquet").saveAsTable(name)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -292,23 +322,88 @@ class SparkWarehouse:
             yield
 
 
+# How many `keep_spark` blocks this process is in: the session a step starts outlives the step.
+_KEPT = 0
+
+
 @contextmanager
-def spark_warehouse(config: SparkConfig) -> Iterator[SparkWarehouse]:
-    """The Spark catalog under `config.home` as a warehouse. Uses the process's Spark session if
-    one runs (stopped by its owner) and must then be on the same home; else starts one (slow: a
-    JVM) and stops it after."""
+def keep_spark() -> Iterator[None]:
+    """The Spark session a `spark_warehouse` starts inside the block stays up for the next one
+    (a JVM takes about 10 s to start) and is released when the block ends."""
+    global _KEPT
+    _KEPT += 1
+    try:
+        yield
+    finally:
+        _KEPT -= 1
+        if not _KEPT:
+            release_spark()
+
+
+def _running_session() -> Any:
     from pyspark.sql import SparkSession
 
-    running = SparkSession.getActiveSession()
-    spark = running or spark_session(config.home)
-    expected = spark_conf(config.home)["spark.sql.warehouse.dir"]
-    if Path(urlparse(spark.conf.get("spark.sql.warehouse.dir")).path) != Path(expected):
-        raise ValueError(f"this process's Spark session is not on {config.home}")
+    return SparkSession.getActiveSession() or SparkSession._instantiatedSession
+
+
+def release_spark() -> None:
+    """Stops this process's Spark session and ends its JVM: only then does the embedded Derby
+    metastore let another process (dbt, a person's command) open the catalog."""
+    if "pyspark" not in sys.modules:  # no session was ever started here
+        return
+    from pyspark import SparkContext
+
+    session = _running_session()
+    if session is not None:
+        session.stop()
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    process = getattr(gateway, "proc", None)  # the JVM pyspark started (None: not ours)
+    gateway.shutdown()
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+    if process is not None:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+@contextmanager
+def spark_warehouse(
+    config: SparkConfig, *, wait_seconds: float = 600.0
+) -> Iterator[SparkWarehouse]:
+    """The Spark catalog under `config.home` as a warehouse, under its run lock (waiting up to
+    `wait_seconds` while a nightly run or another command has the catalog). Uses the process's
+    Spark session if one runs (released by its owner) and must then be on the same home; else
+    starts one (slow: a JVM) and releases it after, unless inside `keep_spark`."""
     try:
-        yield SparkWarehouse(spark, config.schema)
-    finally:
-        if running is None:
-            spark.stop()
+        with hold_run_lock(config.catalog, wait=wait_seconds):
+            running = _running_session() if "pyspark" in sys.modules else None
+            spark = running or spark_session(config.home)
+            expected = spark_conf(config.home)["spark.sql.warehouse.dir"]
+            if Path(urlparse(spark.conf.get("spark.sql.warehouse.dir")).path) != Path(expected):
+                raise ValueError(f"this process's Spark session is not on {config.home}")
+            try:
+                yield SparkWarehouse(spark, config.schema)
+            finally:
+                if running is None and not _KEPT:
+                    release_spark()
+    except RunLockTimeout:
+        raise WarehouseBusyError(
+            f"a nightly run or another command still held {config} after {wait_seconds:.0f} s; "
+            "try again when it has finished"
+        ) from None
+
+
+def copy_landing(warehouse: Path, config: SparkConfig) -> dict[str, int]:
+    """The loader's checked raw tables (the DuckDB file `warehouse`) copied into the catalog's
+    `raw` database (`copy_raw_tables`). Returns the rows per table."""
+    config.home.mkdir(parents=True, exist_ok=True)
+    with (
+        duckdb.connect(str(warehouse), read_only=True) as source,
+        spark_warehouse(config) as wh,
+    ):
+        return copy_raw_tables(source, wh.spark, config.home)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -316,12 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("warehouse", type=Path, help="the DuckDB file the loader wrote")
     parser.add_argument("home", type=Path, help="Spark's folder (FIREWATCH_SPARK_HOME)")
     args = parser.parse_args(argv)
-    args.home.mkdir(parents=True, exist_ok=True)
-    spark = spark_session(args.home)
-    with duckdb.connect(str(args.warehouse), read_only=True) as source:
-        for table, rows in copy_raw_tables(source, spark, args.home).items():
-            print(f"{RAW_SCHEMA}.{table}: {rows}")
-    spark.stop()
+    config = SparkConfig(home=args.home.resolve())
+    for table, rows in copy_landing(args.warehouse, config).items():
+        print(f"{RAW_SCHEMA}.{table}: {rows}")
     return 0
 
 

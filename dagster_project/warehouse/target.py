@@ -11,11 +11,8 @@ from typing import Any
 
 DUCKDB = "duckdb"
 POSTGRES = "postgres"
-# Spark builds the dbt marts, gives back what the checks read and holds the night's state
-# (alerts, the queue, the decision log: `connect(SparkConfig)`), but the nightly job does not
-# run there yet (the load, the guard, ritual metrics, notifications): not a `--target`.
 SPARK = "spark"
-TARGETS = (DUCKDB, POSTGRES)
+TARGETS = (DUCKDB, POSTGRES, SPARK)
 TARGET_ENV = "FIREWATCH_TARGET"
 SPARK_HOME_ENV = "FIREWATCH_SPARK_HOME"
 SPARK_SCHEMA_ENV = "FIREWATCH_SPARK_SCHEMA"
@@ -87,15 +84,24 @@ class SparkConfig:
     home: Path
     schema: str = "firewatch"
 
+    def __str__(self) -> str:
+        return f"the Spark catalog in {self.home} (database {self.schema})"
+
+    @property
+    def catalog(self) -> Path:
+        """The metastore's folder; its run lock (`<home>/metastore_db.run.lock`) admits one
+        process at a time, as the embedded Derby database under it does."""
+        return self.home / "metastore_db"
+
     @classmethod
     def from_env(cls) -> SparkConfig:
         home = os.environ.get(SPARK_HOME_ENV, "").strip()
         if not home:  # dbt's profile would put the metastore at `/metastore_db`
             raise ValueError(f"{SPARK_HOME_ENV} must name the Spark folder (it is not set)")
         schema = os.environ.get(SPARK_SCHEMA_ENV, "").strip() or cls.schema
-        return cls(home=Path(home), schema=schema)
+        # absolute: dbt runs in the dbt project's folder
+        return cls(home=Path(home).expanduser().resolve(), schema=schema)
 
 
-# A warehouse a night runs on: a DuckDB file or a PostgreSQL database (`engine.connect` also
-# opens a SparkConfig, for the state alone).
-Location = Path | PostgresConfig
+# A warehouse a night runs on: a DuckDB file, a PostgreSQL database or a local Spark catalog.
+Location = Path | PostgresConfig | SparkConfig

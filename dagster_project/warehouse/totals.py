@@ -5,26 +5,36 @@ dbt never manages the table, so a full refresh keeps it."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from dagster_project.warehouse.ddl import create_table, dataclass_columns
 from dagster_project.warehouse.engine import Connection, as_warehouse
 
-_DDL = """
-create table if not exists firewatch_state.night_totals (
-    night date not null, metric_id varchar not null, total double precision not null,
-    accepted_drop boolean not null, recorded_at timestamp not null,
-    primary key (night, metric_id)
-)"""
+TOTALS = "firewatch_state.night_totals"
+
+
+@dataclass(frozen=True)
+class NightTotal:
+    """One metric's total over all history as of an accepted night."""
+
+    night: date
+    metric_id: str
+    total: float
+    accepted_drop: bool
+    recorded_at: datetime
 
 
 def history_totals(con: Connection, as_of: date, metric_ids: Sequence[str]) -> dict[str, float]:
     """Each metric's sum over every day up to `as_of` (metric_series, day grain, in total); a
     metric without a single row is left out."""
+    if not metric_ids:
+        return {}
     rows = as_warehouse(con).rows(
         "select metric_id, sum(numerator) from {marts}.metric_series where grain = 'day' "
-        "and dimension = 'total' and period_start <= ? and metric_id in (select unnest(?)) "
-        "group by metric_id",
-        [as_of, list(metric_ids)],
+        f"and dimension = 'total' and period_start <= ? and metric_id in "
+        f"({', '.join('?' * len(metric_ids))}) group by metric_id",
+        [as_of, *metric_ids],
     )
     return {metric_id: float(total) for metric_id, total in rows if total is not None}
 
@@ -35,14 +45,10 @@ def last_accepted(con: Connection, before: date) -> tuple[date, dict[str, float]
     wh = as_warehouse(con)
     if not wh.table_exists("firewatch_state", "night_totals"):
         return None
-    [(night,)] = wh.rows(
-        "select max(night) from firewatch_state.night_totals where night < ?", [before]
-    )
+    [(night,)] = wh.rows(f"select max(night) from {TOTALS} where night < ?", [before])
     if night is None:
         return None
-    rows = wh.rows(
-        "select metric_id, total from firewatch_state.night_totals where night = ?", [night]
-    )
+    rows = wh.rows(f"select metric_id, total from {TOTALS} where night = ?", [night])
     return night, dict(rows)
 
 
@@ -53,15 +59,21 @@ def record_totals(
     *,
     accepted_drop: bool,
 ) -> None:
-    """Replaces the night's totals (a re-run of it records its own again), in one transaction."""
+    """Replaces the night's totals (a re-run of it records its own again), in one transaction
+    (on Spark: the table replaced whole, atomically)."""
+    import pandas as pd
+
     wh = as_warehouse(con)
     wh.execute("create schema if not exists firewatch_state")
-    wh.execute(_DDL)
+    columns = dataclass_columns(NightTotal)
+    create_table(wh, TOTALS, columns, key=("night", "metric_id"), required=[n for n, _ in columns])
     now = datetime.now(UTC).replace(tzinfo=None)
+    names = [name for name, _ in columns]
+    tonight = pd.DataFrame(
+        [(night, metric, float(total), accepted_drop, now) for metric, total in totals.items()],
+        columns=names,
+    )
     with wh.transaction():
-        wh.execute("delete from firewatch_state.night_totals where night = ?", [night])
-        for metric, total in totals.items():
-            wh.execute(
-                "insert into firewatch_state.night_totals values (?, ?, ?, ?, ?)",
-                [night, metric, total, accepted_drop, now],
-            )
+        kept = wh.frame(f"select {', '.join(names)} from {TOTALS} where night <> ?", [night])
+        frame = pd.concat([kept, tonight], ignore_index=True) if len(kept) else tonight
+        wh.overwrite(TOTALS, frame)

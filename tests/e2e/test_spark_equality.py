@@ -1,18 +1,21 @@
-"""The dbt project on Apache Spark gives the numbers it gives on DuckDB (docs/engines.md).
+"""The nightly job on Apache Spark gives the numbers it gives on DuckDB (docs/engines.md).
 
-Like tests/e2e/test_postgres_equality.py: the `tiny` landing, loaded into DuckDB and built there
-by the nightly job as of 2025-05-31, has its raw tables written as Parquet and registered in a
-throwaway Hive metastore (dagster_project/warehouse/spark.py); `dbt build --target spark`
-(dbt-spark's session method: Spark runs inside dbt, master local[2]) then builds and tests every
-model there, and the public marts must hold the same rows as on DuckDB: counts exactly, every
-other number to 1e-9 relative, everything else exactly; what the night's checks read comes
-back from Spark the same; and the night's state (alerts, the decision log, the queue) written
-on Spark reads back as on DuckDB. `make test` installs the `spark` extra (pyproject.toml)
-first; skipped where pyspark, dbt-spark or Java is missing. Slow: about 3 min on 2 cores, most
-of it the dbt build on Spark."""
+Like tests/e2e/test_postgres_equality.py: the `tiny` landing folder, built on DuckDB by the
+nightly job as of 2025-05-31, is run through `firewatch run --target spark` as well: the
+loader checks it into a DuckDB staging file, its raw tables are written as Parquet and
+registered in a throwaway Hive metastore (dagster_project/warehouse/spark.py), dbt builds
+and tests every model there (dbt-spark's session method: Spark inside dbt, master local[2]),
+and the guard, the checks, the alerts, the queue, ritual metrics and the brief run against
+the Spark catalog. The public marts must hold the same rows as on DuckDB (counts exactly, every
+other number to 1e-9 relative, everything else exactly), the run's summary and the state it
+wrote must read as on DuckDB, and the night's state (alerts, the decision log, the queue)
+written on Spark reads back as on DuckDB. `make test` installs the `spark` extra
+(pyproject.toml) first; skipped where pyspark, dbt-spark or Java is missing. Slow: about
+4 min on 2 cores, most of it the dbt build on Spark."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,8 +26,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.defs.partitions import RunWindow
-from dagster_project.settings import DBT_PROJECT_DIR
 from dagster_project.warehouse.spark import spark_missing
 from tests.support.engines import MARTS, compare, series_and_counts
 
@@ -42,42 +43,94 @@ def spark_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("spark-home")
 
 
-@pytest.fixture(scope="module")
-def built(tiny: Path, spark_home: Path, tmp_path_factory: pytest.TempPathFactory):
-    """(DuckDB connection, Spark session) once dbt built `tiny`'s raw tables on both."""
-    from dagster_project.warehouse.spark import HOME_ENV, spark_session
+def _environment(home: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "FIREWATCH_SPARK_HOME": str(home), "FIREWATCH_SPARK_SCHEMA": SCHEMA,
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **extra}  # fmt: skip
 
-    home = spark_home
-    bin_dir = Path(sys.executable).parent
-    # Embedded Derby admits one process at a time: copy, build and read one after the other.
-    copy = subprocess.run(
-        [str(bin_dir / "python"), "-m", "dagster_project.warehouse.spark", str(tiny), str(home)],
-        capture_output=True,
-        text=True,
-    )
-    assert copy.returncode == 0, copy.stdout[-2000:] + copy.stderr[-4000:]
+
+def _firewatch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).parent / "firewatch"), *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env)
+
+
+@pytest.fixture(scope="module")
+def night(tiny: Path, spark_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`firewatch run --target spark` over `tiny`'s landing folder as of its night, in a
+    process of its own (the run starts and ends its JVMs); returns the DuckDB staging file."""
+    work = tmp_path_factory.mktemp("spark-night")
+    (work / "dagster").mkdir()
+    staging = work / "staging.duckdb"
+    bin_dir = str(Path(sys.executable).parent)
+    env = _environment(spark_home, DAGSTER_HOME=str(work / "dagster"),
+                       PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))  # fmt: skip
+    raw = str(tiny.parent / "raw")
+    args = ("--raw-dir", raw, "--warehouse", str(staging), "--as-of", AS_OF.isoformat())
+    run = _firewatch("run", "--target", "spark", *args, env=env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    (work / "summary.txt").write_text(run.stdout, encoding="utf-8")
+    return staging
+
+
+@pytest.fixture(scope="module")
+def built(tiny: Path, spark_home: Path, night: Path):
+    """(DuckDB connection, Spark session) once the night ran on both."""
+    from dagster_project.warehouse.spark import release_spark, spark_session
+
     duck = duckdb.connect(str(tiny), read_only=True)
-    copied = dict(line.split(": ") for line in copy.stdout.splitlines() if line.startswith("raw."))
-    for table, rows in copied.items():
-        name = table.removeprefix("raw.")
-        assert duck.execute(f'select count(*) from raw."{name}"').fetchall() == [(int(rows),)]
-    assert {"raw._quarantine", "raw._run_night", "raw.web_events"} <= set(copied)
-    result = subprocess.run(
-        [str(bin_dir / "dbt"), "build", "--target", "spark",
-         "--exclude", "test_type:unit", "--profiles-dir", ".",
-         "--target-path", str(tmp_path_factory.mktemp("dbt-target-spark"))],
-        cwd=DBT_PROJECT_DIR,
-        env={**os.environ, HOME_ENV: str(home), "FIREWATCH_SPARK_SCHEMA": SCHEMA,
-             **RunWindow(first_night=AS_OF, as_of=AS_OF).dbt_env(),
-             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-        capture_output=True,
-        text=True,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    spark = spark_session(home)
+    spark = spark_session(spark_home)
     yield duck, spark
-    spark.stop()
+    release_spark()
     duck.close()
+
+
+def test_the_queue_verbs_run_on_spark_and_wait_for_the_night(night: Path, spark_home: Path) -> None:
+    """`firewatch queue --target spark` reads the queue the night left (empty on `tiny`); while
+    a night holds the catalog (its run lock, taken here) the verb waits, then gives up with
+    EX_TEMPFAIL rather than meeting the metastore's lock half-way. Runs before `built` starts
+    a session in this process, which would hold the catalog."""
+    from dagster_project.warehouse.run_lock import hold_run_lock
+    from dagster_project.warehouse.target import SparkConfig
+
+    args = ("queue", "--target", "spark", "--warehouse", str(night), "--format", "json")
+    listed = _firewatch(*args, env=_environment(spark_home))
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert json.loads(listed.stdout) == []
+    with hold_run_lock(SparkConfig(home=spark_home).catalog):
+        busy = _firewatch(*args, env=_environment(spark_home, FIREWATCH_QUEUE_WAIT="1"))
+    assert busy.returncode == 75, busy.stderr[-2000:]
+    assert "try again when it has finished" in busy.stderr
+
+
+def test_the_night_on_spark_reads_as_on_duckdb(built: tuple, night: Path, tiny: Path) -> None:
+    """What the night wrote besides the marts: the run's summary (every line but the one naming
+    the warehouse), the guard's totals, ritual metrics, the alerts and the queue (none on
+    `tiny`) as on DuckDB; the brief written from the catalog; no BI copy (BI tools read the
+    catalog)."""
+    from dagster_project.runtime.summary import warehouse_summary
+
+    duck, spark = built
+    printed = (night.parent / "summary.txt").read_text(encoding="utf-8")
+    ours = printed[printed.index("Warehouse ") :].splitlines()
+    theirs = warehouse_summary(tiny).splitlines()
+    assert ours[0].startswith("Warehouse the Spark catalog in ")
+    assert ours[1:] == theirs[1:] and len(theirs) > 4
+    assert "spend 490" in theirs[3]  # tests/e2e/test_pipeline_tiny.py's hand-worked total
+
+    def rows(con_rows: list) -> list:
+        return sorted(tuple(row) for row in con_rows)
+
+    totals = "select night, metric_id, total, accepted_drop from firewatch_state.night_totals"
+    assert rows(spark.sql(totals).collect()) == rows(duck.execute(totals).fetchall())
+    assert len(rows(duck.execute(totals).fetchall())) == 3  # spend, sessions, leads
+    assert _differences(built, "ritual_metrics") == []
+    for table in ("alerts", "decision_queue"):
+        assert spark.table(f"{SCHEMA}.{table}").count() == 0
+        assert duck.execute(f"select count(*) from {table}").fetchall() == [(0,)]
+    night_row = "select night from firewatch_state.queue_night"
+    assert rows(spark.sql(night_row).collect()) == rows(duck.execute(night_row).fetchall())
+    brief = (night.parent / "brief.html").read_text(encoding="utf-8")
+    assert AS_OF.isoformat() in brief
+    assert not list(night.parent.glob("*_bi.duckdb"))
 
 
 def _differences(built: tuple, mart: str, exact_rows: Collection[str] = ()) -> list[str]:

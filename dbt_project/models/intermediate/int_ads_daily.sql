@@ -3,6 +3,7 @@
 -- first night minus the ads lookback (28 days by default).
 {{ config(
     materialized=incremental_materialization(),
+    tags=['event_level'],
     unique_key=['report_date', 'platform', 'account_id', 'campaign_id'],
     incremental_strategy='delete+insert',
 ) }}

@@ -3,6 +3,7 @@
 -- percentile_cont over every page view of a year did not fit DuckDB's memory cap on large data.
 {{ config(
     materialized=incremental_materialization(),
+    tags=['event_level'],
     unique_key=['grain', 'period_start'],
     incremental_strategy='delete+insert',
 ) }}

@@ -1,6 +1,7 @@
 -- Incremental: a night re-aggregates the periods its web lookback touches (see rollup_components).
 {{ config(
     materialized=incremental_materialization(),
+    tags=['event_level'],
     unique_key=['grain', 'period_start'],
     incremental_strategy='delete+insert',
 ) }}

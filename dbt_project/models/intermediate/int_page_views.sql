@@ -2,6 +2,7 @@
 -- Incremental like int_sessions: the page views of every session a night rebuilds.
 {{ config(
     materialized=incremental_materialization(),
+    tags=['event_level'],
     unique_key='event_key',
     incremental_strategy='delete+insert',
 ) }}

@@ -5,6 +5,7 @@
 -- never lie more than two days before its last one: reading two days earlier is enough.
 {{ config(
     materialized=incremental_materialization(),
+    tags=['event_level'],
     unique_key='session_key',
     incremental_strategy='delete+insert',
 ) }}

@@ -3,6 +3,7 @@
 -- lookback (GA4 restates about three days); a restated event replaces its earlier version.
 {{ config(
     materialized=incremental_materialization(),
+    tags=['event_level'],
     unique_key='event_key',
     incremental_strategy='delete+insert',
 ) }}
