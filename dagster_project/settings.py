@@ -31,6 +31,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 RAW_DIR_ENV = "FIREWATCH_RAW_DIR"
+# `landing` (the default): the loader checks the landing folder's files into `raw`;
+# `warehouse`: an ELT tool keeps `raw` filled, the loader does not run (ingest/in_warehouse.py).
+RAW_SOURCE_ENV = "FIREWATCH_RAW_SOURCE"
+RAW_SOURCES = ("landing", "warehouse")
 WAREHOUSE_ENV = "FIREWATCH_WAREHOUSE"
 BI_COPY_ENV = "FIREWATCH_BI_COPY"
 BI_PARQUET_ENV = "FIREWATCH_BI_PARQUET_DIR"
@@ -193,6 +197,7 @@ class Settings:
     target: str = DUCKDB
     postgres: PostgresConfig | None = None
     spark: SparkConfig | None = None
+    raw_source: str = RAW_SOURCES[0]
 
     @classmethod
     def from_env(
@@ -200,6 +205,7 @@ class Settings:
         raw_dir: str | Path | None = None,
         warehouse: str | Path | None = None,
         target: str | None = None,
+        raw_source: str | None = None,
     ) -> Settings:
         """Flags win over environment variables, which win over the project's defaults."""
         engine = (target or os.environ.get(TARGET_ENV, "").strip() or DUCKDB).lower()
@@ -212,6 +218,14 @@ class Settings:
             spark = SparkConfig.from_env() if engine == SPARK else None
         except ValueError as error:
             raise SettingsError(str(error)) from None
+        source = (
+            raw_source or os.environ.get(RAW_SOURCE_ENV, "").strip() or RAW_SOURCES[0]
+        ).lower()
+        if source not in RAW_SOURCES:
+            raise SettingsError(
+                f"{RAW_SOURCE_ENV}={source!r} (or --raw-source) is not one of "
+                + ", ".join(RAW_SOURCES)
+            )
         raw = raw_dir or os.environ.get(RAW_DIR_ENV) or PROJECT_ROOT / "data" / "raw"
         wh = (
             warehouse
@@ -233,6 +247,7 @@ class Settings:
             target=engine,
             postgres=postgres,
             spark=spark,
+            raw_source=source,
         )
 
     @property
@@ -249,6 +264,7 @@ class Settings:
         os.environ[RAW_DIR_ENV] = str(self.raw_dir)
         os.environ[WAREHOUSE_ENV] = str(self.warehouse)
         os.environ[TARGET_ENV] = self.target
+        os.environ[RAW_SOURCE_ENV] = self.raw_source
         # dbt's profile picks its output from this one
         os.environ["FIREWATCH_DBT_TARGET"] = self.target
         if self.spark is not None:  # (resolved: dbt runs in the dbt project's folder)

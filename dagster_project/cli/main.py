@@ -13,6 +13,7 @@ from dagster_project.cli.args import (
     add_target,
     iso_date,
 )
+from dagster_project.settings import RAW_SOURCES
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -30,6 +31,7 @@ def _run(args: argparse.Namespace) -> int:
         raw_dir=args.raw_dir,
         warehouse=args.warehouse,
         target=args.target,
+        raw_source=args.raw_source,
         as_of=args.as_of.isoformat() if args.as_of else "",
         full_refresh=args.full_refresh,
         accept_drop=args.accept_drop,
@@ -58,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--raw-dir", help=RAW_DIR_HELP)
     run.add_argument("--warehouse", help=WAREHOUSE_HELP)
     add_target(run)
+    run.add_argument(
+        "--raw-source",
+        choices=list(RAW_SOURCES),
+        help="landing (default $FIREWATCH_RAW_SOURCE or landing): the loader checks the landing "
+        "folder's files into `raw`; warehouse: the raw tables are already in the warehouse "
+        "(an ELT tool keeps them there; docs/engines.md) and are checked, not loaded.",
+    )
     run.add_argument(
         "--as-of",
         type=iso_date,

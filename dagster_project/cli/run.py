@@ -115,6 +115,13 @@ def _night(settings: Settings, as_of: str) -> str:
     numbers, and a stray event after midnight does not make a near-empty day the night)."""
     if as_of:
         return as_of
+    if settings.raw_source == "warehouse":  # the same rule over the warehouse's raw tables
+        from dagster_project.ingest.in_warehouse import warehouse_night
+        from dagster_project.warehouse.engine import connect
+
+        with connect(settings.location, read_only=True) as wh:
+            latest = warehouse_night(wh)
+        return (latest or date.today() - timedelta(days=1)).isoformat()
     latest = landing_night(settings.raw_dir)
     return (latest or date.today() - timedelta(days=1)).isoformat()
 
@@ -125,12 +132,15 @@ def run_nightly(
     as_of: str = "",
     *,
     target: str | None = None,
+    raw_source: str | None = None,
     full_refresh: bool = False,
     accept_drop: bool = False,
     quiet: bool = False,
     verbose: bool = False,
 ) -> int:
-    settings = Settings.from_env(raw_dir=raw_dir, warehouse=warehouse, target=target)
+    settings = Settings.from_env(
+        raw_dir=raw_dir, warehouse=warehouse, target=target, raw_source=raw_source
+    )
     settings.export()
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     progress = LogProgress() if quiet else ConsoleProgress()

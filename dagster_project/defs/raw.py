@@ -18,7 +18,7 @@ from dagster_project.ingest.contract import TABLES
 from dagster_project.ingest.loader import load_raw
 from dagster_project.ingest.problems import RawInputError
 from dagster_project.runtime.preflight import check_rules
-from dagster_project.runtime.refusal import LOAD_REFUSED, RULES_REFUSED
+from dagster_project.runtime.refusal import LOAD_REFUSED, RAW_REFUSED, RULES_REFUSED
 from dagster_project.settings import Settings
 
 RAW_GROUP = "raw"
@@ -80,6 +80,9 @@ def build_raw_assets(partitions: dg.PartitionsDefinition | None = None) -> dg.As
             check_rules(settings.location)
         except RuleError as error:
             raise refused(RULES_REFUSED, [str(error)]) from None
+        if settings.raw_source == "warehouse":
+            yield from _raw_in_warehouse(settings, progress)
+            return
         progress.report("load", 0, len(TABLES), f"reading {settings.raw_dir}")
         try:
             report = load_raw(
@@ -149,3 +152,36 @@ def build_raw_assets(partitions: dg.PartitionsDefinition | None = None) -> dg.As
         )
 
     return raw_tables
+
+
+def _raw_in_warehouse(settings: Settings, progress: Progress) -> Iterator[dg.MaterializeResult]:
+    """The raw tables an ELT tool keeps in the warehouse, checked instead of loaded."""
+    from dagster_project.ingest.in_warehouse import RawSchemaError, check_raw_in_warehouse
+    from dagster_project.warehouse.engine import connect
+
+    where = str(settings.location)
+    progress.report("load", 0, len(TABLES), f"reading the raw tables in {where} (no loader)")
+    try:
+        with connect(settings.location) as wh:
+            found = check_raw_in_warehouse(wh, where)
+    except RawSchemaError as error:
+        raise refused(RAW_REFUSED, error.problems) from None
+    for done, name in enumerate(TABLES, start=1):
+        rows = found.row_counts.get(name, 0)
+        progress.report("load", done, len(TABLES), f"raw.{name}: {rows:,} rows (in the warehouse)")
+        yield dg.MaterializeResult(
+            asset_key=raw_asset_key(name),
+            metadata={
+                "dagster/row_count": rows,
+                "load_mode": "in the warehouse",
+                "missing": name in found.created,
+            },
+        )
+    yield dg.MaterializeResult(
+        asset_key=raw_asset_key(QUARANTINE_TABLE),
+        metadata={"quarantined_rows_this_load": 0},
+    )
+    yield dg.MaterializeResult(
+        asset_key=raw_asset_key(NIGHT_TABLE),
+        metadata={"night": str(found.night) if found.night else "no data"},
+    )

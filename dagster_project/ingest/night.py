@@ -53,7 +53,8 @@ def _day(column: str) -> str:
     return f"TRY_CAST(left(CAST({ident(column)} AS VARCHAR), 10) AS DATE)"
 
 
-def _tomorrow() -> date:
+def tomorrow() -> date:
+    """The last day that still counts as data (a day of slack for time zones ahead of UTC)."""
     return datetime.now(UTC).date() + timedelta(days=FUTURE_SLACK_DAYS)
 
 
@@ -92,7 +93,7 @@ def _latest(con: duckdb.DuckDBPyConnection, source: str, column: str) -> date | 
     try:
         (latest,) = con.execute(
             f"SELECT max(d) FROM (SELECT {_day(column)} AS d FROM {source}) WHERE d <= ?",
-            [_tomorrow()],
+            [tomorrow()],
         ).fetchone()
     except duckdb.Error:
         return None  # unreadable, or an optional column absent

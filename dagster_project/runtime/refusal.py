@@ -14,11 +14,12 @@ _ERROR_CLASS = re.compile(r"^[\w.]+(Error|Exception): ")
 
 LOAD_REFUSED = "the landing folder was refused; nothing was written."
 RULES_REFUSED = "the rules file was refused; nothing was written."
+RAW_REFUSED = "the warehouse's raw tables were refused; nothing was written."
 TOTALS_REFUSED = (
     "control totals fell against the last accepted night; alerts, the queue, notifications and "
     "the BI copy were not changed."
 )
-_HEADS = (LOAD_REFUSED, RULES_REFUSED, TOTALS_REFUSED)
+_HEADS = (LOAD_REFUSED, RULES_REFUSED, RAW_REFUSED, TOTALS_REFUSED)
 
 
 def short_block(head: str, problems: Iterable[str]) -> str:
