@@ -89,7 +89,7 @@ postgres-test: $(MANIFEST)
 # tables to Parquet tables of a local metastore, builds the dbt project there and compares every
 # public mart, and what the checks read back, with DuckDB's (about 3 min on 2 cores).
 spark-test: $(MANIFEST) $(SPARK_STAMP)
-	$(BIN)/python -m pytest -q -rs tests/e2e/test_spark_equality.py
+	$(BIN)/python -m pytest -q -rs -n 2 --dist loadfile tests/e2e/test_spark_equality.py tests/e2e/test_spark_pipeline.py
 
 # The night on a throwaway PostgreSQL (docs/engines.md): a server of its own, `firewatch run
 # --target postgres` on the sample landing `make demo` generated, the queue, then the server and

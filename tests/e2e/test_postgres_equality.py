@@ -64,3 +64,22 @@ def test_metric_series_is_the_same_on_postgres(built: tuple) -> None:
 @pytest.mark.parametrize("mart", [m for m in MARTS if m != "metric_series"])
 def test_public_mart_is_the_same_on_postgres(built: tuple, mart: str) -> None:
     assert differences(*built, mart) == []
+
+
+def test_the_dbt_unit_tests_pass_on_postgres(
+    built: tuple, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """The project's dbt unit tests (the tricky SQL: percentiles off histograms, the lookback,
+    cohorts, periods) on PostgreSQL, against the relations the build above left."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "test", "--target", "postgres",
+         "--select", "test_type:unit", "--profiles-dir", ".", "--target-path", str(tmp_path)],
+        cwd=DBT_PROJECT_DIR,
+        # no night's variables: as on DuckDB (tests/integration/test_dbt_project.py), the
+        # incremental tests take their lookback from the rows they are given
+        env={**os.environ, **postgres.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "PASS=11 " in result.stdout and "ERROR=0" in result.stdout

@@ -2,19 +2,19 @@
 DuckDB: the same landing folder, the same marts, alerts and queue; people answer the queue there
 with the same commands, and a second night keeps what they entered (docs/engines.md).
 
-The landing is generated (`small`, 120 days, seed 5) with two planted changes, so the night has
-alerts: paid search's sessions up while its visitors stop engaging, paid social's engagement up
-while its lead quality falls. Both engines run the whole job once; the PostgreSQL one keeps its
-DuckDB staging file (the checked load) apart from the DuckDB warehouse."""
+The landing is generated with two planted changes, so the night has alerts
+(tests/support/planted.py, whose DuckDB night this module copies, since people answer the queue
+there too). The PostgreSQL run keeps its DuckDB staging file (the checked load) apart from the
+DuckDB warehouse."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,30 +22,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.generate import generate
-from dagster_project.generate.scenarios import ScenarioSpec
 from tests.support.engines import MARTS, differences, series_and_counts
 from tests.support.pipeline import run_pipeline
+from tests.support.planted import RUN_ENV, planted, run_environment
 from tests.support.postgres import PostgresServer
-
-# What a run exports for its own steps (Settings.export): taken back after each run, so a later
-# test in this worker does not run against PostgreSQL by accident.
-_RUN_ENV = ("FIREWATCH_TARGET", "FIREWATCH_DBT_TARGET", "FIREWATCH_RAW_DIR", "FIREWATCH_WAREHOUSE")
-
-
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    names = set(values) | set(_RUN_ENV)
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 @dataclass
@@ -61,7 +41,7 @@ class Runs:
     def firewatch(self, *args: str, postgres: bool) -> subprocess.CompletedProcess:
         where = ["--target", "postgres"] if postgres else ["--warehouse", str(self.duck)]
         env = {**os.environ, **(self.env() if postgres else {})}
-        for name in _RUN_ENV if not postgres else ():
+        for name in RUN_ENV if not postgres else ():
             env.pop(name, None)
         return subprocess.run(
             [str(Path(sys.executable).parent / "firewatch"), *args, *where],
@@ -73,19 +53,14 @@ class Runs:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory, postgres: PostgresServer) -> Runs:
+    shared = planted(tmp_path_factory)
     root = tmp_path_factory.mktemp("postgres_pipeline")
-    onset = date(2025, 8, 24)  # 35 days before the generator's last day, 2025-09-28
-    specs = [
-        ScenarioSpec("clicks_up_nobody_stays", "paid_search", onset, 0.4),
-        ScenarioSpec("engagement_up_quality_down", "paid_social", onset, 0.4),
-    ]
-    generate(root, profile="small", days=120, seed=5, scenarios=specs)
     # apart: each run writes its morning brief beside its file
     duck, stage = root / "duck" / "duck.duckdb", root / "pg" / "stage.duckdb"
-    found = Runs(root / "raw", duck, stage, postgres)
-    with _environment({}):
-        assert run_pipeline(found.raw, found.duck) == 0
-    with _environment(found.env()):
+    duck.parent.mkdir()
+    shutil.copy(shared / "duck" / "duck.duckdb", duck)
+    found = Runs(shared / "raw", duck, stage, postgres)
+    with run_environment(found.env()):
         assert run_pipeline(found.raw, found.stage) == 0
     return found
 
@@ -195,7 +170,7 @@ def test_people_answer_the_queue_on_postgres_and_a_second_night_keeps_it(runs: R
     with runs.server.connect() as pg, pg.cursor() as cursor:
         cursor.execute(written)
         before = cursor.fetchone()
-    with _environment(runs.env()):
+    with run_environment(runs.env()):
         assert run_pipeline(runs.raw, runs.stage) == 0
     after = {item["decision_id"]: item for item in listed(True)}
     assert after[decision]["status"] == "decided"

@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dagster_project.settings import DBT_PROJECT_DIR
 from dagster_project.warehouse.spark import spark_missing
 from tests.support.engines import MARTS, compare, series_and_counts
 
@@ -99,6 +100,22 @@ def test_the_queue_verbs_run_on_spark_and_wait_for_the_night(night: Path, spark_
         busy = _firewatch(*args, env=_environment(spark_home, FIREWATCH_QUEUE_WAIT="1"))
     assert busy.returncode == 75, busy.stderr[-2000:]
     assert "try again when it has finished" in busy.stderr
+
+
+def test_the_dbt_unit_tests_pass_on_spark(night: Path, spark_home: Path, tmp_path: Path) -> None:
+    """The project's dbt unit tests (the tricky SQL) on Spark, against the relations the night
+    left; before `built` holds the catalog in this process. No night's variables, as on DuckDB
+    (tests/integration/test_dbt_project.py)."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "test", "--target", "spark",
+         "--select", "test_type:unit", "--profiles-dir", ".", "--target-path", str(tmp_path)],
+        cwd=DBT_PROJECT_DIR,
+        env=_environment(spark_home),
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "PASS=11 " in result.stdout and "ERROR=0" in result.stdout
 
 
 def test_the_night_on_spark_reads_as_on_duckdb(built: tuple, night: Path, tiny: Path) -> None:

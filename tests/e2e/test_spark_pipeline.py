@@ -1,0 +1,100 @@
+"""The whole night on Spark, with alerts: the landing with two planted changes
+(tests/support/planted.py) run by `firewatch run --target spark` gives the `metric_series`,
+alerts, queue and ritual metrics its DuckDB night gives, and a person's decision taken with
+`firewatch decide --target spark` is kept there (docs/engines.md). Skipped where pyspark,
+dbt-spark or Java is missing; about 5 min on 2 cores, most of it the dbt build on Spark."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dagster_project.warehouse.spark import spark_missing
+from tests.support.engines import compare, series_and_counts
+from tests.support.planted import RUN_ENV, planted
+
+SCHEMA = "firewatch"
+MISSING = spark_missing()
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(MISSING is not None, reason=str(MISSING))]
+
+
+def _firewatch(home: Path | None, *args: str, work: Path) -> subprocess.CompletedProcess[str]:
+    """A `firewatch` command on Spark (`home`: its catalog) or, with None, on a DuckDB file."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if k not in RUN_ENV}
+    env.update(DAGSTER_HOME=str(work / "dagster"), DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+               PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))  # fmt: skip
+    if home is not None:
+        env.update(FIREWATCH_TARGET="spark", FIREWATCH_SPARK_HOME=str(home),
+                   FIREWATCH_SPARK_SCHEMA=SCHEMA)  # fmt: skip
+    command = [str(Path(bin_dir) / "firewatch"), *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env)
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """(the shared planted folder, the Spark catalog's home, the work folder) after the night."""
+    shared = planted(tmp_path_factory)
+    work = tmp_path_factory.mktemp("spark-pipeline")
+    (work / "dagster").mkdir()
+    home = work / "home"
+    args = ("--raw-dir", str(shared / "raw"), "--warehouse", str(work / "stage.duckdb"))
+    run = _firewatch(home, "run", *args, work=work)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return shared, home, work
+
+
+def _queue(home: Path | None, where: list[str], work: Path) -> list[dict]:
+    shown = _firewatch(home, "queue", "--format", "json", *where, work=work)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    return json.loads(shown.stdout)
+
+
+def test_the_planted_night_on_spark_is_the_night_on_duckdb(night: tuple) -> None:
+    shared, home, work = night
+    duck_file = shared / "duck" / "duck.duckdb"
+    staging = ["--warehouse", str(work / "stage.duckdb")]
+    # The queue as people see it (explanations included), on both engines, then a decision on
+    # Spark; all before this process opens the catalog (one JVM holds it at a time).
+    on_spark = _queue(home, staging, work)
+    assert on_spark == _queue(None, ["--warehouse", str(duck_file)], work)
+    rules = {item["rule_id"]: item["decision_id"] for item in on_spark}
+    decision = rules["sessions_up_nobody_stays"]  # the planted paid-search change
+    done = _firewatch(home, "decide", decision, "--by", "ana", "--decision", "fix the landing page",
+                      *staging, work=work)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    after = {item["decision_id"]: item for item in _queue(home, staging, work)}
+    assert after[decision]["status"] == "decided"
+    assert after[decision]["decision"] == "fix the landing page"
+
+    from dagster_project.warehouse.spark import release_spark, spark_session
+
+    spark = spark_session(home)
+    duck = duckdb.connect(str(duck_file), read_only=True)
+    try:
+        active = duck.execute(
+            "select rule_id, dimension_value from alerts where status = 'active'"
+        ).fetchall()
+        assert ("sessions_up_nobody_stays", "paid_search") in active  # something to compare
+
+        def differences(mart: str, **how: object) -> list[str]:
+            frame = spark.table(f"{SCHEMA}.{mart}")
+            rows = [tuple(row) for row in frame.collect()]
+            return compare(duck, mart, ("spark", frame.columns, rows), **how)  # type: ignore[arg-type]
+
+        rows, counts = series_and_counts(duck)
+        assert rows > 50_000
+        assert differences("metric_series", exact_rows=counts) == []
+        assert differences("alerts", key=("alert_id",)) == []
+        assert differences("ritual_metrics", key=("metric_id",)) == []
+        log = spark.sql("select decision_id, action, actor from firewatch_state.decision_log")
+        assert [tuple(r) for r in log.collect()] == [(decision, "decide", "ana")]
+    finally:
+        duck.close()
+        release_spark()
