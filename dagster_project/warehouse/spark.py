@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import uuid
@@ -322,6 +323,8 @@ class SparkWarehouse:
             yield
 
 
+# How long a released JVM may take to end on SIGTERM before it is killed.
+JVM_GRACE_SECONDS = 10.0
 # How many `keep_spark` blocks this process is in: the session a step starts outlives the step.
 _KEPT = 0
 
@@ -364,8 +367,15 @@ def release_spark() -> None:
     SparkContext._gateway = None
     SparkContext._jvm = None
     if process is not None:
+        # A JVM's shutdown hooks can take minutes on a busy machine (seen in CI). The session
+        # is stopped and every write is committed (Derby logs each commit), so after a grace
+        # period the JVM is killed: the kernel then frees Derby's lock as for any ended process.
         process.terminate()
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=JVM_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @contextmanager
