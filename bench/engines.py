@@ -1,5 +1,5 @@
-"""The whole nightly job on DuckDB (the file) and PostgreSQL (`--target postgres`), and the pieces
-a night on Spark would be made of. Writes the section "On each engine" at the end of
+"""The whole nightly job on DuckDB (the file), PostgreSQL (`--target postgres`) and Spark
+(`--target spark`), full build and nightly. Writes the section "On each engine" at the end of
 docs/performance.md.
 
 For each profile (default small and medium) it takes the data set of bench/pipeline.py (history
@@ -10,17 +10,20 @@ each as its own process with wall time and peak RSS of the process tree (bench/p
 - DuckDB nightly: the day files added, `firewatch run --as-of D` on the same file;
 - PostgreSQL full build and nightly: the same two with FIREWATCH_TARGET=postgres against a fresh
   throwaway server (tests/support/postgres.py, one per profile); `--warehouse` is then the
-  loader's DuckDB staging file, kept in the engine's run folder like the DuckDB warehouse.
+  loader's DuckDB staging file, kept in the engine's run folder like the DuckDB warehouse;
+- Spark full build and nightly: the same two with FIREWATCH_TARGET=spark and
+  FIREWATCH_SPARK_HOME a fresh folder in the engine's run folder (the Hive metastore, embedded
+  Derby, and Spark's warehouse folder); `--warehouse` is the staging file as on PostgreSQL. The
+  raw tables are copied to the catalog whole every night, and the incremental models are plain
+  tables there (no Delta Lake), so the nightly rebuilds the event-level models whole.
 
-The server's processes are not in the run's process tree: their memory is sampled apart (the
-sum of PSS over the postmaster and its children). After the nightlies the active alerts and the
-decision queue of both engines are compared.
-
-Spark (bench/engines_spark.py): the nightly job does not run there, so each night is measured as
-its pieces, one process each: the raw copy from the DuckDB warehouse (right after DuckDB's full
-build, then after its nightly), `dbt build --target spark` and the checks and state. No Dagster,
-no loader. The alerts and queue the checks leave are compared with DuckDB's. Skipped, with the
-reason, where pyspark, dbt-spark or Java is missing.
+The PostgreSQL server's processes are not in the run's process tree: their memory is sampled
+apart (the sum of PSS over the postmaster and its children). Spark's JVMs are children of the
+run (its own session) and of dbt: they are in the tree. After the nightlies the active alerts
+and the decision queue of each engine are compared with DuckDB's; Spark's are read from the
+catalog once the run has ended, by a process of their own (bench/engines_spark.py: Derby
+admits one JVM at a time). Spark is skipped, with the reason, where pyspark, dbt-spark or Java
+is missing.
 
     .venv/bin/python bench/engines.py                          # small and medium, all engines
     .venv/bin/python bench/engines.py --profiles small         # one profile
@@ -31,27 +34,30 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import zip_longest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.engines_spark import PARTS, SparkNight, spark_night  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from bench.pipeline_datasets import Dataset, chosen_profiles, link_tree, prepare_dataset  # noqa: E402
-from bench.pipeline_measure import GB, Measurement, measure  # noqa: E402
+from bench.pipeline_measure import GB, Measurement  # noqa: E402
 from bench.pipeline_report import _slowest, _stages  # noqa: E402
 from bench.pipeline_runs import BIN, firewatch_run  # noqa: E402
 from dagster_project.faults.env import private_env  # noqa: E402
 from dagster_project.warehouse.spark import spark_missing  # noqa: E402
+from dagster_project.warehouse.target import SPARK_HOME_ENV, SPARK_SCHEMA_ENV, TARGET_ENV  # noqa: E402
 from tests.support.postgres import PostgresServer, postgres_server  # noqa: E402
 
 DATASETS = ROOT / "bench" / ".cache" / "pipeline"  # bench/pipeline.py's cache, shared
@@ -63,7 +69,11 @@ NAMES = {"duckdb": "DuckDB", "postgres": "PostgreSQL", "spark": "Spark"}
 SECTION = "## On each engine: DuckDB, PostgreSQL and Spark"
 SECTION_PREFIX = "## On each engine"  # an older heading of the section is replaced too
 SERVER_POLL_SECONDS = 0.5
-# "[  41.2s] load            0/9  copied 7,123,456 rows to ..." (PostgreSQL only)
+LOAD_POLL_SECONDS = 30.0  # over the whole bench
+RUN_LOAD_POLL_SECONDS = 5.0  # during each run
+SPARK_SCHEMA = "firewatch"  # the marts' database on Spark (FIREWATCH_SPARK_SCHEMA)
+SPARK_READ_SECONDS = 900  # reading the alerts and queue back from the catalog (a JVM start)
+# "[  41.2s] load            0/9  copied 7,123,456 rows of 13 tables to ..." (PostgreSQL, Spark)
 _COPIED = re.compile(r"^\[\s*([\d.]+)s\] load\s.*copied ([\d,]+) rows", re.MULTILINE)
 # "[   1.2s] load            2/9  raw.web_events: 6,963,080 rows (append, 1 new)"
 _LOADED = re.compile(r"raw\.(\w+): ([\d,]+) rows \((\w+)")
@@ -82,14 +92,15 @@ class Outcome:
 
 @dataclass
 class EngineRuns:
-    """One engine's full build and nightly of one profile (on Spark: their pieces)."""
+    """One engine's full build and nightly of one profile."""
 
     engine: str
     runs: dict[str, Measurement] = field(default_factory=dict)  # "full", "nightly"
-    spark: dict[str, SparkNight] = field(default_factory=dict)  # Spark only, "full", "nightly"
     server_pss: dict[str, int] = field(default_factory=dict)  # PostgreSQL only, bytes
+    load: dict[str, float] = field(default_factory=dict)  # mean 1-minute load during the run
     outcome: Outcome | None = None
-    stopped: str = ""  # why a run was stopped, if one was
+    stopped: str = ""  # why a run was stopped or failed, if one was
+    failed: bool = False  # a run exited with an error (not stopped by the watchdog)
 
 
 @dataclass
@@ -130,6 +141,36 @@ class ServerMemory:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class LoadAverage:
+    """The machine's 1-minute load average when started, every `every` seconds and when asked
+    (the bench's own runs count in it): the mean and the highest of the samples."""
+
+    def __init__(self, every: float = LOAD_POLL_SECONDS) -> None:
+        self.samples = [os.getloadavg()[0]]
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self._every):
+            self.samples.append(os.getloadavg()[0])
+
+    @property
+    def mean(self) -> float:
+        return sum(self.samples) / len(self.samples)
+
+    def now(self) -> tuple[float, float, float, float]:
+        """(at the start, now, the mean so far, the highest so far)."""
+        current = os.getloadavg()[0]
+        seen = [*self.samples, current]
+        return seen[0], current, sum(seen) / len(seen), max(seen)
+
+    def stop(self) -> None:
         self._stop.set()
         self._thread.join()
 
@@ -197,6 +238,44 @@ def _postgres_outcome(server: PostgresServer, schema: str) -> Outcome:
     return Outcome(frozenset(a for (a,) in alerts), frozenset(map(tuple, queue)), *counts)
 
 
+def _spark_outcome(home: Path, schema: str, env: dict[str, str], logs: Path) -> Outcome:
+    """Read from the catalog by bench/engines_spark.py, a process of its own started after the
+    run ended (the embedded Derby metastore admits one JVM; this process never starts one)."""
+    result = logs / "spark_outcome.json"
+    result.unlink(missing_ok=True)
+    command = [
+        str(BIN / "python"), "-m", "bench.engines_spark", str(home), str(result),
+        "--schema", schema,
+    ]  # fmt: skip
+    log = logs / "spark_outcome.log"
+    with log.open("w", encoding="utf-8") as out:
+        done = subprocess.run(
+            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            timeout=SPARK_READ_SECONDS, check=False,
+        )  # fmt: skip
+    if done.returncode != 0:
+        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        raise RuntimeError(f"exit {done.returncode}: {(lines or [''])[-1][:200]} (log {log})")
+    c = json.loads(result.read_text(encoding="utf-8"))
+    return Outcome(
+        frozenset(c["active_alerts"]),
+        frozenset(map(tuple, c["queue"])),
+        c["alerts_rows"],
+        c["metric_series_rows"],
+    )
+
+
+def _failure(error: SystemExit) -> str:
+    """Why a run failed, from the tail of its log that measure() put in the SystemExit: the
+    run's "firewatch run: step ... failed" line and the error under it, else the last line."""
+    text = str(error)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    said = next((i for i, line in enumerate(lines) if line.startswith("firewatch run:")), None)
+    why = " ".join(lines[said : said + 2]) if said is not None else (lines or [""])[-1]
+    log = re.search(r"; log (\S+):", text)
+    return why[:300] + (f" (log {log.group(1)})" if log else "")
+
+
 def _engine_runs(
     engine: str,
     dataset: Dataset,
@@ -205,17 +284,17 @@ def _engine_runs(
     logs: Path,
     max_seconds: float,
     server: PostgresServer | None = None,
-    after: Callable[[str, Path, date], None] | None = None,
 ) -> EngineRuns:
-    """Full build as of D-1 on a fresh warehouse (or staging file and database), then the
-    nightly with day D's files, in a run folder whose path stays the same from profile to
-    profile (dbt's partial parse holds for one path, as night after night). `after(key,
-    warehouse, as_of)` is called after each run that finished, while the warehouse is as that
-    run left it (Spark copies it)."""
+    """Full build as of D-1 on a fresh warehouse (or staging file and database, or staging file
+    and catalog), then the nightly with day D's files, in a run folder whose path stays the same
+    from profile to profile (dbt's partial parse holds for one path, as night after night). A
+    run stopped or failed ends the engine's runs for the profile, the other engines' stand."""
     out = EngineRuns(engine)
     shutil.rmtree(run_dir, ignore_errors=True)
     landing = run_dir / "raw"
     warehouse = run_dir / ("warehouse.duckdb" if engine == "duckdb" else "stage.duckdb")
+    if engine == "spark":  # a fresh catalog: FIREWATCH_SPARK_HOME is inside run_dir
+        Path(env[SPARK_HOME_ENV]).mkdir(parents=True)
     day = dataset.last_day
     link_tree(dataset.history, landing)
     steps = (
@@ -228,94 +307,51 @@ def _engine_runs(
         print(f"  {engine} {what} as of {as_of}", flush=True)
         label = f"{engine}_{key}"
         memory = ServerMemory(server.data_dir) if server is not None else None
+        load = LoadAverage(RUN_LOAD_POLL_SECONDS)
         with Watchdog(max_seconds) as watchdog, memory or contextlib.nullcontext():
             try:
                 out.runs[key] = firewatch_run(
                     label, landing, warehouse, as_of, env, logs, full_refresh
                 )
-            except SystemExit:
-                if not watchdog.fired:
-                    raise
-                out.stopped = f"the {what} was stopped after {max_seconds / 60:g} min"
+            except SystemExit as error:
+                if watchdog.fired:
+                    out.stopped = f"the {what} was stopped after {max_seconds / 60:g} min"
+                else:
+                    out.stopped = f"the {what} failed: {_failure(error)}"
+                    out.failed = True
+        load.stop()
+        out.load[key] = load.mean
         if memory is not None:
             out.server_pss[key] = memory.peak
         if out.stopped:
             print(f"  {engine}: {out.stopped}", flush=True)
             break
         m = out.runs[key]
-        print(f"    {m.seconds:,.1f} s, peak RSS {m.rss_gb:.2f} GB", flush=True)
-        if after is not None:
-            after(key, warehouse, as_of)
+        print(
+            f"    {m.seconds:,.1f} s, peak RSS {m.rss_gb:.2f} GB, 1-minute load average "
+            f"{out.load[key]:.1f} during the run",
+            flush=True,
+        )
     if not out.stopped:
         try:
-            if server is None:
+            if engine == "duckdb":
                 out.outcome = _duckdb_outcome(warehouse)
-            else:
+            elif engine == "postgres":
+                assert server is not None
                 out.outcome = _postgres_outcome(server, env["FIREWATCH_PG_SCHEMA"])
+            else:
+                home = Path(env[SPARK_HOME_ENV])
+                out.outcome = _spark_outcome(home, env[SPARK_SCHEMA_ENV], env, logs)
         except Exception as error:  # the timings stand without it; the report says so
             out.stopped = f"alerts and queue not read: {type(error).__name__}: {error}"
-    # Warehouses and staging files are big and rebuilt every time; logs and run_results stay.
+            print(f"  {engine}: {out.stopped}", flush=True)
+    if out.stopped:  # the run's detailed log beside the warehouse (dbt's, stack traces)
+        for detail in run_dir.glob("*.log"):
+            shutil.copyfile(detail, logs / f"{engine}_{detail.name}")
+    # Warehouses, staging files and catalogs are big and rebuilt every time; logs and
+    # run_results stay.
     shutil.rmtree(run_dir, ignore_errors=True)
     return out
-
-
-class SparkNights:
-    """Spark's pieces of a night, run after each DuckDB run on the warehouse it left (`after`
-    of `_engine_runs`): a fresh catalog per profile, at a path that stays the same, like dbt's
-    target folder (partial parse from night to night)."""
-
-    def __init__(self, work: Path, env: dict[str, str], logs: Path, max_seconds: float) -> None:
-        self.out = EngineRuns("spark")
-        self.home = work / "spark" / "home"
-        self.target = work / "spark" / "target"
-        self.env, self.logs, self.max_seconds = env, logs, max_seconds
-        shutil.rmtree(self.home, ignore_errors=True)
-
-    def _run(self, label: str, command: Sequence[str], env: dict[str, str]) -> Measurement:
-        with Watchdog(self.max_seconds, command[0]) as watchdog:
-            try:
-                return measure(label, command, env, self.logs / f"{label}.log")
-            except SystemExit as error:
-                if watchdog.fired:
-                    minutes = f"{self.max_seconds / 60:g}"
-                    raise SystemExit(f"{label} was stopped after {minutes} min") from None
-                # the log's last line says why (an exception, dbt's summary); the log is kept
-                last = [line for line in str(error).splitlines() if line.strip()][-1]
-                log = self.logs / f"{label}.log"
-                raise SystemExit(f"{label} failed ({last.strip()[:200]}; log {log})") from None
-
-    def __call__(self, key: str, warehouse: Path, as_of: date) -> None:
-        if self.out.stopped:  # a night on from a failed one would not be that night
-            return
-        print(f"  spark {key}: raw copy, dbt build, checks as of {as_of}", flush=True)
-        try:
-            night = spark_night(
-                f"spark_{key}", warehouse, as_of, self.home, self.target, self.env, self.logs,
-                self._run,
-            )  # fmt: skip
-        except SystemExit as error:
-            self.out.stopped = str(error)
-        except Exception as error:  # the other engines' runs stand without Spark's
-            self.out.stopped = f"spark_{key}: {type(error).__name__}: {error}"
-        if self.out.stopped:
-            print(f"  spark: {self.out.stopped}", flush=True)
-            return
-        self.out.spark[key] = night
-        for part, what in PARTS.items():
-            m = night.runs[part]
-            print(f"    {what}: {m.seconds:,.1f} s, peak RSS {m.rss_gb:.2f} GB", flush=True)
-        if key == "nightly":
-            c = night.checks
-            self.out.outcome = Outcome(
-                frozenset(c["active_alerts"]),
-                frozenset(map(tuple, c["queue"])),
-                c["alerts_rows"],
-                c["metric_series_rows"],
-            )
-
-    def close(self) -> EngineRuns:
-        shutil.rmtree(self.home, ignore_errors=True)  # Parquet copies, rebuilt every time
-        return self.out
 
 
 def measure_profile(
@@ -327,38 +363,41 @@ def measure_profile(
     chosen: Sequence[str] = ENGINES,
     spark_skipped: str | None = None,
 ) -> ProfileRuns:
-    """DuckDB's full build and nightly, each followed by Spark's pieces of the same night on
-    the warehouse it left; then PostgreSQL's on a fresh server."""
+    """DuckDB's full build and nightly, then PostgreSQL's on a fresh server, then Spark's on a
+    fresh catalog."""
     dataset, generated = prepare_dataset(profile, days + 1, DATASETS, env, False)
     if generated is not None:
         print(f"  generated {days + 1} days in {generated.seconds:.1f} s", flush=True)
     logs = work / "logs" / profile
     engines = {}
-    if "duckdb" in chosen or "spark" in chosen:  # DuckDB's warehouse is Spark's source
-        spark = None
-        if "spark" in chosen and spark_skipped is None:
-            spark = SparkNights(work, env, logs, max_seconds)
-        engines["duckdb"] = _engine_runs(
-            "duckdb", dataset, work / "duckdb", env, logs, max_seconds, after=spark
-        )
-        if spark is not None:
-            engines["spark"] = spark.close()
+    if "duckdb" in chosen:
+        engines["duckdb"] = _engine_runs("duckdb", dataset, work / "duckdb", env, logs, max_seconds)
     if "postgres" in chosen:
         with postgres_server() as server:
-            pg_env = {**env, **server.dbt_env(), "FIREWATCH_TARGET": "postgres"}
+            pg_env = {**env, **server.dbt_env(), TARGET_ENV: "postgres"}
             engines["postgres"] = _engine_runs(
                 "postgres", dataset, work / "postgres", pg_env, logs, max_seconds, server
             )
+    if "spark" in chosen and spark_skipped is None:
+        run_dir = work / "spark"
+        spark_env = {
+            **env,
+            TARGET_ENV: "spark",
+            SPARK_HOME_ENV: str(run_dir / "catalog"),
+            SPARK_SCHEMA_ENV: SPARK_SCHEMA,
+        }
+        engines["spark"] = _engine_runs("spark", dataset, run_dir, spark_env, logs, max_seconds)
     return ProfileRuns(profile, days, engines)
 
 
-def _ratio(pg: float, duck: float) -> str:
-    return f"{pg / duck:.2f}×" if duck else "n/a"
+def _ratio(other: float, duck: float) -> str:
+    return f"{other / duck:.2f}×" if duck else "n/a"
 
 
 def _copied(m: Measurement) -> tuple[float, int] | None:
-    """Seconds from the load's first line to its COPY line (the checked load into the staging
-    file plus the COPY) and the rows COPY sent, from the run's progress lines."""
+    """Seconds from the load's first line to its "copied" line (the checked load into the
+    staging file plus the copy to PostgreSQL or to Spark's catalog) and the rows copied, from
+    the run's progress lines."""
     text = m.log.read_text(encoding="utf-8", errors="replace")
     reading, copied = _READING.search(text), _COPIED.search(text)
     if not (reading and copied):
@@ -367,14 +406,34 @@ def _copied(m: Measurement) -> tuple[float, int] | None:
     return seconds, int(copied.group(2).replace(",", ""))
 
 
-def _copy_note(m: Measurement) -> str:
+def _copy_note(m: Measurement, engine: str) -> str:
     copied = _copied(m)
-    if copied is None:
+    if copied is None or engine == "duckdb":
         return ""
-    return (
-        f" (the checked load into the staging file plus COPY of {copied[1]:,} rows to the "
-        f"database: {copied[0]:,.1f} s)"
+    to = (
+        "COPY of {rows:,} rows to the database"
+        if engine == "postgres"
+        else "the copy of {rows:,} rows (every raw table, whole) to Parquet in the catalog"
     )
+    return (
+        f" (the checked load into the staging file plus {to.format(rows=copied[1])}: "
+        f"{copied[0]:,.1f} s)"
+    )
+
+
+def _spark_copy_share(full: Measurement | None, nightly: Measurement | None) -> list[str]:
+    """What the nightly copies to Spark's catalog beside the full build's copy: all of it,
+    plus the day."""
+    a, b = (_copied(m) if m is not None else None for m in (full, nightly))
+    if a is None or b is None or not a[1]:
+        return []
+    return [
+        "",
+        f"On Spark the nightly copied {b[1]:,} rows to the catalog, {b[1] / a[1]:.1%} of the "
+        f"full build's {a[1]:,} ({b[0]:,.1f} s with the checked load, {a[0]:,.1f} s in the full "
+        "build): every table of the staging file's `raw` schema is written as Parquet and "
+        "registered again, whole, every night, so the nightly's copy grows with the history.",
+    ]
 
 
 def _copy_share(full: Measurement | None, nightly: Measurement | None) -> list[str]:
@@ -411,7 +470,8 @@ def _cells(m: Measurement | None, engine: EngineRuns | None) -> str:
     """A run's wall seconds and peak RSS as two table cells, or why there are none."""
     if m is not None:
         return f"{m.seconds:,.1f} | {m.rss_gb:.2f}"
-    return f"{(engine.stopped if engine else '') or 'not run'} | "
+    why = (engine.stopped if engine else "") or "not run"
+    return f"{why.replace('|', '/')} | "
 
 
 _NOTHING_RAISED = (
@@ -462,142 +522,93 @@ def _comparison(a: EngineRuns, b: EngineRuns) -> list[str]:
 
 
 def _profile_lines(r: ProfileRuns) -> list[str]:
-    duck = r.engines.get("duckdb") or EngineRuns("duckdb", stopped="not chosen")
-    pg = r.engines.get("postgres") or EngineRuns("postgres", stopped="not chosen")
+    present = [r.engines[e] for e in ENGINES if e in r.engines]
+    duck = r.engines.get("duckdb")
     lines = [
         f"### {r.profile}: {r.days} days of history + 1",
         "",
-        "| run | DuckDB wall s | DuckDB peak RSS GB | PostgreSQL wall s "
-        "| PostgreSQL peak RSS GB (firewatch tree) | PostgreSQL server peak PSS GB "
-        "| PostgreSQL / DuckDB wall | PostgreSQL / DuckDB RSS |",
+        "| run | engine | wall s | peak RSS GB (firewatch tree) | PostgreSQL server peak PSS GB "
+        "| wall / DuckDB | RSS / DuckDB | load during the run |",
         "|---|---|---|---|---|---|---|---|",
     ]
     whats = {"full": f"full build, {r.days} days (as of D-1, fresh)", "nightly": "nightly, + 1 day"}
     for key, what in whats.items():
-        d, p = duck.runs.get(key), pg.runs.get(key)
-        if d is None and p is None:
-            continue
-        server = f"{pg.server_pss[key] / GB:.2f}" if key in pg.server_pss else ""
-        ratios = (
-            f"**{_ratio(p.seconds, d.seconds)}** | {_ratio(p.rss_gb, d.rss_gb)}"
-            if d is not None and p is not None
-            else " | "
-        )
-        lines.append(f"| {what} | {_cells(d, duck)} | {_cells(p, pg)} | {server} | {ratios} |")
+        for i, engine in enumerate(present):
+            m = engine.runs.get(key)
+            d = duck.runs.get(key) if duck is not None else None
+            server = f"{engine.server_pss[key] / GB:.2f}" if key in engine.server_pss else ""
+            ratios = (
+                f"**{_ratio(m.seconds, d.seconds)}** | {_ratio(m.rss_gb, d.rss_gb)}"
+                if m is not None and d is not None and engine is not duck
+                else " | "
+            )
+            label = what if i == 0 else ""
+            name = NAMES[engine.engine]
+            load = f"{engine.load[key]:.1f}" if m is not None and key in engine.load else ""
+            lines.append(
+                f"| {label} | {name} | {_cells(m, engine)} | {server} | {ratios} | {load} |"
+            )
     lines += ["", "Where the time goes (progress lines of `firewatch run`):", ""]
-    for engine in (duck, pg):
+    for engine in present:
         for key, what in (("full", "full build"), ("nightly", "nightly")):
             m = engine.runs.get(key)
             if m is None:
                 continue
             segments = " · ".join(f"{name} {s:,.1f} s" for name, s in _stages(m))
-            note = _copy_note(m) if engine is pg else ""
+            note = _copy_note(m, engine.engine)
             lines.append(f"- {NAMES[engine.engine]} {what}, {m.seconds:,.1f} s: {segments}{note}")
-    lines += _copy_share(pg.runs.get("full"), pg.runs.get("nightly"))
+    pg, spark = r.engines.get("postgres"), r.engines.get("spark")
+    if pg is not None:
+        lines += _copy_share(pg.runs.get("full"), pg.runs.get("nightly"))
+    if spark is not None:
+        lines += _spark_copy_share(spark.runs.get("full"), spark.runs.get("nightly"))
     for key, what in (("full", "full build"), ("nightly", "nightly")):
-        d, p = duck.runs.get(key), pg.runs.get(key)
-        if d is None or p is None:
+        ran = [(e, e.runs[key]) for e in present if key in e.runs]
+        if not ran:
             continue
         lines += [
             "",
             f"Slowest dbt models, {what} (dbt's execution_time, s):",
             "",
-            "| # | DuckDB | s | PostgreSQL | s |",
-            "|---|---|---|---|---|",
+            "| # | " + " | ".join(f"{NAMES[e.engine]} | s" for e, _ in ran) + " |",
+            "|---|" + "---|---|" * len(ran),
         ]
-        for i, ((dm, ds), (pm, ps)) in enumerate(
-            zip(_slowest(d, 6), _slowest(p, 6), strict=False), start=1
-        ):
-            lines.append(f"| {i} | {dm} | {ds:.2f} | {pm} | {ps:.2f} |")
-    if "postgres" in r.engines and "duckdb" in r.engines:
-        lines += ["", *_comparison(duck, pg)]
-    if "spark" in r.engines:
-        lines += ["", *_spark_lines(r, duck, r.engines["spark"])]
+        columns = [_slowest(m, 6) for _, m in ran]
+        for i, row in enumerate(zip_longest(*columns, fillvalue=None), start=1):
+            cells = [f"{x[0]} | {x[1]:.2f}" if x is not None else " | " for x in row]
+            lines.append(f"| {i} | " + " | ".join(cells) + " |")
+    if duck is not None:
+        for other in (pg, spark):
+            if other is not None:
+                lines += ["", *_comparison(duck, other)]
     return lines
 
 
-def _spark_lines(r: ProfileRuns, duck: EngineRuns, spark: EngineRuns) -> list[str]:
-    """Spark's pieces of the two nights beside DuckDB's whole `firewatch run`."""
-    full, nightly = spark.spark.get("full"), spark.spark.get("nightly")
-    lines = [
-        f"#### {r.profile} on Spark: the pieces of a night (no Dagster, no loader)",
-        "",
-        "| piece (its own process) | full build, as of D-1 (fresh catalog): wall s | peak RSS GB "
-        "| nightly, + 1 day: wall s | peak RSS GB |",
-        "|---|---|---|---|---|",
-    ]
-
-    def cells(night: SparkNight | None, part: str | None) -> str:
-        if night is None:  # the reason is under the table
-            return "not run | "
-        if part is None:  # dbt build + checks: what a night on Spark runs after its load
-            runs = [night.runs["dbt"], night.runs["checks"]]
-            return f"{sum(m.seconds for m in runs):,.1f} | {max(m.rss_gb for m in runs):.2f}"
-        return _cells(night.runs[part], spark)
-
-    rows = full or nightly
-    copied = f", {rows.copied_rows:,} rows in {rows.copied_tables} tables" if rows else ""
-    for part, what in PARTS.items():
-        label = f"{what} (DuckDB's raw schema to Parquet{copied})" if part == "copy" else what
-        lines.append(f"| {label} | {cells(full, part)} | {cells(nightly, part)} |")
-    lines.append(
-        f"| **dbt build + checks and state** (without the raw copy) | {cells(full, None)} "
-        f"| {cells(nightly, None)} |"
-    )
-    d_full, d_nightly = duck.runs.get("full"), duck.runs.get("nightly")
-    lines.append(
-        "| DuckDB's whole `firewatch run` (above: Dagster, loader, dbt, checks) "
-        f"| {_cells(d_full, duck)} | {_cells(d_nightly, duck)} |"
-    )
-    lines.append("")
-    if spark.stopped:
-        lines.append(f"- Spark stopped: {spark.stopped}.")
-    for key, night in (("full build", full), ("nightly", nightly)):
-        if night is None:
-            continue
-        phases = " · ".join(f"{k} {v:,.1f} s" for k, v in night.checks["seconds"].items())
-        lines.append(
-            f"- Spark {key}, checks and state: {phases} ({night.checks['series_rows_read']:,} "
-            f"metric_series rows read, {night.checks['findings']} findings)"
-        )
-    if nightly is not None:
-        slowest = _slowest(nightly.runs["dbt"], 6)
-        lines.append(
-            "- Slowest dbt models on Spark, nightly (dbt's execution_time, s): "
-            + ", ".join(f"{model} {s:.2f}" for model, s in slowest)
-        )
-    return [*lines, "", *_comparison(duck, spark)]
-
-
 SPARK_HOW = (
-    "Spark: the nightly job does not run there (no `firewatch run --target spark`, "
-    "docs/engines.md), so **the Spark figures are not a night's: they are the pieces a night "
-    "on Spark would be made of, each its own process, measured like the runs above; no "
-    "Dagster, no loader** (the loader's checked load is DuckDB's, inside its `firewatch run`). "
-    "Right after DuckDB's full build, on the warehouse it left (history to D-1): (1) the raw "
-    "copy, `python -m dagster_project.warehouse.spark WAREHOUSE.duckdb HOME` (each table of "
-    "DuckDB's `raw` schema written as Parquet by DuckDB and registered in a fresh Hive "
-    "metastore, embedded Derby), **counted apart**: a Spark night would get its raw tables "
-    "from wherever its ELT tool lands them; (2) `dbt build --target spark --exclude "
-    "test_type:unit` with the night's variables as of D-1 (dbt-spark's session method: Spark "
-    "in the dbt process, `local[2]`, driver memory 2g; its own target folder, kept from night "
-    "to night); (3) the checks and the state: one Python process (bench/engines_spark.py) "
-    "that opens the catalog, reads the night's inputs (`runtime/night.py` `inputs_from`), "
-    "detects (`findings_for`, with the open episodes and accepted levels as the nightly "
-    "job's), merges into the alerts (`merge_alerts`) and writes the night's state "
-    "(`save_night`). After DuckDB's nightly, the same three as of D on the same catalog: the "
-    "raw copy again (every table, whole), then the dbt build. **On Spark the six incremental "
-    "models are plain tables rebuilt whole every night** (no `delete+insert` without Delta "
-    "Lake), so its nightly dbt build is a full rebuild of the history plus one day, not "
-    "DuckDB's incremental one. Peak RSS counts the JVM (a child of the Python or dbt "
-    "process). The three run one after the other (Derby admits one process at a time)."
+    "Spark runs the same two with `FIREWATCH_TARGET=spark`, `FIREWATCH_SPARK_HOME` a fresh "
+    "folder per profile (the Hive metastore in an embedded Derby database and Spark's "
+    'warehouse folder) and the marts in its database `firewatch` (docs/engines.md, "The night '
+    "on Spark\"); `--warehouse` is again the loader's DuckDB staging file. The loader checks "
+    "the landing folder into the staging file, then **every table of its `raw` schema is "
+    "written as Parquet and registered in the catalog, whole, every night** (in the load "
+    "stage below); both dbt steps build there with dbt-spark's session method (Spark inside "
+    "each dbt process, `local[2]`, driver memory 2g: a JVM started per dbt step); the guard, "
+    "the checks, the alerts, the queue, ritual metrics and the brief then run on the catalog "
+    "in the run's own Spark session; no BI copy. **On Spark the six incremental models are "
+    "plain tables rebuilt whole every night** (dbt-spark has no `delete+insert`, and `merge` "
+    "needs Delta Lake, which is not installed here), so the Spark nightly is a full rebuild of "
+    "the event-level models over the history plus one day, not DuckDB's and PostgreSQL's "
+    "incremental one. Peak RSS counts the JVMs (children of the firewatch and dbt "
+    "processes). The alerts and the queue are read after the run has ended, by a process of "
+    "their own (bench/engines_spark.py: Derby admits one JVM at a time); that read is not "
+    "measured."
 )
 
 
 def section(
     results: list[ProfileRuns],
     command: str,
-    load: tuple[float, float],
+    load: tuple[float, float, float, float],
     spark_skipped: str | None = None,
 ) -> str:
     """The markdown section, from its heading to the end."""
@@ -607,15 +618,21 @@ def section(
         "",
         f"Machine: {describe()}. Measured {date.today().isoformat()} with `{command}` (`make "
         f"bench-engines`){niced}. The bench does not stop other processes: the 1-minute load "
-        f"average was {load[0]:.1f} at the start and {load[1]:.1f} at the end (the bench's own "
-        "runs count in it); on 2 cores the figures, the PostgreSQL server's included, vary by "
-        "10-20% from run to run, more when something else runs.",
+        f"average was {load[0]:.1f} at the start and {load[1]:.1f} at the end, {load[2]:.1f} on "
+        f"average and {load[3]:.1f} at most over the bench (sampled every "
+        f"{LOAD_POLL_SECONDS:g} s; the bench's own runs count in it); on 2 cores the figures, "
+        "the PostgreSQL server's included, vary by 10-20% from run to run, more when something "
+        "else runs. The last column of the tables is the 1-minute load average sampled every "
+        f"{RUN_LOAD_POLL_SECONDS:g} s during that run (a trailing average, so a short run shows "
+        "some of the minute before it; the run's own processes count in it: a run that keeps "
+        "both cores busy alone shows about 2).",
         "",
         "How: the data sets of the bench above (history up to D-1, then the files of day D). "
         "Each run is `firewatch run` as its own process (wall time start to exit, peak RSS the "
         "largest sum over the process and its children, dbt included, polled every 50 ms, GB of "
         "10^9 bytes): the full build with `--full-refresh --as-of D-1` on a fresh warehouse, "
-        "then the nightly with day D's files added, `--as-of D`, on the same warehouse. "
+        "then the nightly with day D's files added, `--as-of D`, on the same warehouse; the "
+        "engines run one after the other, never at the same time. "
         "PostgreSQL runs the same two with `FIREWATCH_TARGET=postgres` against a fresh "
         "throwaway server per profile (`tests/support/postgres.py`: PostgreSQL from Debian's "
         "package on 127.0.0.1, its default memory settings, fsync, synchronous commit and full "
@@ -674,10 +691,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--engines",
         default=",".join(ENGINES),
-        help="comma-separated, of " + ", ".join(ENGINES) + " (Spark runs DuckDB's too: its source)",
+        help="comma-separated, of " + ", ".join(ENGINES) + " (each compared with DuckDB's if run)",
     )
     parser.add_argument(
-        "--max-minutes", type=float, default=15.0, help="stop a run that takes longer"
+        "--max-minutes",
+        type=float,
+        default=30.0,
+        help="stop a run that takes longer (a Spark night of medium takes about 10 min)",
     )
     args = parser.parse_args(argv)
     profiles = chosen_profiles(parser, args.profiles, PROFILES)
@@ -687,13 +707,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     spark_skipped = spark_missing() if "spark" in engines else None
     if spark_skipped is not None:
         print(f"Spark skipped: {spark_skipped}", flush=True)
-    load_at_start = os.getloadavg()[0]
+    load = LoadAverage()
     work = args.work.resolve()
     # A fresh Dagster instance per bench run: its run history is not what is measured.
     shutil.rmtree(work / "dagster_home", ignore_errors=True)
     env = private_env(work)
     results = []
     with _no_firewatch_env():
+        print(f"1-minute load average at the start: {load.samples[0]:.2f}", flush=True)
         for profile in profiles:
             days = SIZES[profile].days
             print(f"{profile}: {days} days + 1", flush=True)
@@ -709,10 +730,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             if engines != list(ENGINES):
                 command += f" --engines {','.join(engines)}"
-            text = section(results, command, (load_at_start, os.getloadavg()[0]), spark_skipped)
+            text = section(results, command, load.now(), spark_skipped)
             write_section(args.out, text)
+    load.stop()
     print(text)
-    return 0
+    failed = [
+        f"{NAMES[e.engine]} {r.profile}: {e.stopped}"
+        for r in results
+        for e in r.engines.values()
+        if e.failed
+    ]
+    for line in failed:
+        print(f"failed: {line}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
