@@ -624,8 +624,9 @@ def section(
         "the PostgreSQL server's included, vary by 10-20% from run to run, more when something "
         "else runs. The last column of the tables is the 1-minute load average sampled every "
         f"{RUN_LOAD_POLL_SECONDS:g} s during that run (a trailing average, so a short run shows "
-        "some of the minute before it; the run's own processes count in it: a run that keeps "
-        "both cores busy alone shows about 2).",
+        "some of the minute before it; the run's own processes count in it: on a machine left "
+        "to the bench a DuckDB or PostgreSQL run shows about 1-3, a Spark run about 4-5 (its "
+        "JVMs' threads); more means something else ran too).",
         "",
         "How: the data sets of the bench above (history up to D-1, then the files of day D). "
         "Each run is `firewatch run` as its own process (wall time start to exit, peak RSS the "

@@ -242,6 +242,13 @@ class SparkWarehouse:
         schema = self.spark.table(table).schema
         if not len(frame):  # (an empty frame's columns have no type to convert from)
             return self.spark.createDataFrame([], schema)
+        import pandas as pd
+        from pyspark.sql.types import DateType
+
+        # A date column read back (datetime64) and extended with `date` objects holds both:
+        # Arrow takes one kind per column, so every date column goes in as dates.
+        dates = [f.name for f in schema.fields if isinstance(f.dataType, DateType)]
+        frame = frame.assign(**{c: pd.to_datetime(frame[c]).dt.date for c in dates})
         arrow = pa.Table.from_pandas(frame, preserve_index=False).select(schema.names)
         return self.spark.createDataFrame(arrow, schema=schema)
 

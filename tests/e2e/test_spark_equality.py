@@ -297,6 +297,13 @@ def test_the_state_written_on_spark_reads_back_as_on_duckdb(
         save_night(on_spark, [], NIGHT3)
         assert read_alerts(on_spark) == [] and read_queue(on_spark).empty
         assert queue_night(on_spark) == NIGHT3 and read_log(on_spark) == log
+        # The guard's totals on two nights: the second reads the first back (dates as
+        # datetime64) and writes both (failed before the date columns were converted).
+        from dagster_project.warehouse.totals import last_accepted, record_totals
+
+        record_totals(on_spark, NIGHT2, {"spend": 10.0}, accepted_drop=False)
+        record_totals(on_spark, NIGHT3, {"spend": 12.5}, accepted_drop=False)
+        assert last_accepted(on_spark, NIGHT3) == (NIGHT2, {"spend": 10.0})
     # one folder per replaced table: the versions it replaced were removed
     assert len(list((spark_home / "warehouse" / f"{SCHEMA}.db").glob("alerts*"))) == 1
     assert spark.sql("select 1").collect()  # connect() left the module's session running
