@@ -4,6 +4,7 @@ queue; concurrent people on PostgreSQL are ordered by the database alone."""
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 
@@ -13,6 +14,7 @@ import pytest
 
 from dagster_project.divergence.episodes import merge_alerts
 from dagster_project.runtime.alert_detail import read_alerts as alert_rows
+from dagster_project.warehouse import decisions
 from dagster_project.warehouse.decisions import (
     queue_night,
     read_alerts,
@@ -167,6 +169,56 @@ def test_people_acting_at_once_on_postgres_all_get_recorded(
     assert sorted(e.entry_id for e in log) == list(range(1, len(ids) + 1))
     assert sorted(e.decision_id for e in log) == sorted(ids)
     assert set(read_queue(pg)["status"]) == {"acknowledged"}
+
+
+def test_a_person_acting_while_the_night_writes_waits_and_keeps_both_on_postgres(
+    pg: Warehouse, postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nightly run holds its transaction (tonight's alerts written, the queue not yet) when
+    a person acknowledges an item: the person waits for the night's commit, then acts on the
+    new night's queue. Both are kept: tonight's alerts and night, and the action in the log and
+    the queue. Without the lock the person's queue would be built from last night's alerts and
+    overwrite tonight's, or be overwritten by it."""
+    save_night(pg, merge_alerts([], [finding("email")], NIGHT1), NIGHT1)
+    [item] = read_queue(pg)["decision_id"].tolist()
+    inside, go = threading.Event(), threading.Event()
+    original = decisions.read_log
+
+    def night_pauses(wh: Warehouse) -> list:
+        if threading.current_thread().name == "night":  # inside the night's transaction
+            inside.set()
+            assert go.wait(30)
+        return original(wh)
+
+    monkeypatch.setattr(decisions, "read_log", night_pauses)
+    tonight = merge_alerts(read_alerts(pg), [finding("email"), finding("video")], NIGHT2)
+
+    def night() -> None:
+        with connect(postgres.config()) as own:
+            save_night(own, tonight, NIGHT2)
+
+    def person() -> str:
+        with connect(postgres.config()) as own:
+            return record_action(own, item, "acknowledge", "ana").status
+
+    night_thread = threading.Thread(target=night, name="night")
+    night_thread.start()
+    assert inside.wait(30)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        acting = pool.submit(person)
+        with pytest.raises(TimeoutError):
+            acting.result(timeout=1.0)  # waits for the night's transaction
+        go.set()
+        night_thread.join(30)
+        assert acting.result(timeout=30) == "acknowledged"
+    assert queue_night(pg) == NIGHT2
+    assert sorted(a.dimension_value for a in read_alerts(pg)) == ["email", "video"]
+    assert [(e.decision_id, e.action, e.actor) for e in read_log(pg)] == [
+        (item, "acknowledge", "ana")
+    ]
+    queue = read_queue(pg).set_index("dimension_value")
+    assert queue.loc["email", "status"] == "acknowledged"
+    assert queue.loc["video", "status"] == "open"
 
 
 def test_an_unreachable_server_is_named() -> None:
