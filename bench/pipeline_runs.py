@@ -44,10 +44,10 @@ def _dagster_runs(env: dict[str, str]) -> set[str]:
 
 @dataclass
 class DbtInvocation:
-    """One `dbt build` of a run (the nightly job has one per dbt step), from its target folder:
+    """One `dbt build` of a run (the nightly job's dbt step has one), from its target folder:
     dagster-dbt writes dbt_project/target/<op>-<run id[:7]>-<random>/."""
 
-    step: str  # the Dagster op, e.g. firewatch_event_models
+    step: str  # the Dagster op, e.g. firewatch_dbt
     log_seconds: float  # dbt's first to last log line
     parse_seconds: float  # first log line to "Found N models"
     parse_note: str  # why dbt parsed the whole project, if it did

@@ -79,12 +79,6 @@ class NightlyConfig(dg.Config):
     as_of: str = ""  # YYYY-MM-DD; empty: the last day with data
 
 
-# The event-level models (incremental where the engine allows: tagged, because on Spark they
-# are tables) and everything they read: daily partitioned, so a backfill of a date range is
-# one run that rebuilds those days. The rest is rebuilt whole.
-EVENT_LEVEL = "+tag:event_level"
-
-
 class VenvDbtCliResource(DbtCliResource):
     """dagster-dbt's dbt resource for the dbt-core installed beside it, without two start-up
     costs its `cli()` pays on every invocation that the pipeline has no use for.
@@ -199,20 +193,15 @@ def _build(
     config: NightlyConfig,
     settings: Settings,
     progress: Progress,
-    *,
-    incremental: bool,
 ) -> Iterator[Any]:
     settings.export()
     tags = context.run.tags
     window = run_window(tags, config.as_of)
     # dbt unit tests check the SQL, not the data: `make test` runs them, nights do not.
-    # buildable: a test that reads models of both steps runs in the second one, once all it
-    # reads is built (eager would run it in the first, against last night's tables).
-    args = ["build", "--exclude", "test_type:unit", "--indirect-selection", "buildable"]
-    full = incremental and (is_full_refresh(tags) or needs_full_rebuild(settings.warehouse))
-    if full:
+    args = ["build", "--exclude", "test_type:unit"]
+    full = is_full_refresh(tags) or needs_full_rebuild(settings.warehouse)
+    if full:  # (the incremental event-level models; every other model is a table anyway)
         args.append("--full-refresh")
-    stage = "dbt events" if incremental else "dbt"
     total, built, checked = len(context.selected_asset_keys), 0, 0
     if settings.spark is not None:  # dbt starts Spark itself: the catalog admits one JVM
         from dagster_project.warehouse.spark import release_spark
@@ -224,7 +213,7 @@ def _build(
             for event in invocation.stream():
                 if isinstance(event, dg.Output):
                     built += 1
-                    progress.report(stage, built, total, f"built {event.output_name}")
+                    progress.report("dbt", built, total, f"built {event.output_name}")
                 elif isinstance(event, dg.AssetCheckResult):
                     checked += 1
                 yield event
@@ -239,19 +228,29 @@ def _build(
                     invocation.process.kill()
             raise
     keep_partial_parse(Path(invocation.target_path), settings.warehouse)
-    if incremental:
-        record_build(settings.warehouse, full_refresh=full)
+    record_build(settings.warehouse, full_refresh=full)
     how = "rebuilt from scratch" if full else f"from {window.first_night or 'the lookback'}"
-    progress.report(stage, built, total, f"{checked} dbt tests passed as asset checks ({how})")
+    progress.report("dbt", built, total, f"{checked} dbt tests passed as asset checks ({how})")
 
 
-def _dbt_step(name: str, *, incremental: bool, **selection: Any) -> dg.AssetsDefinition:
+DBT_STEP = "firewatch_dbt"
+
+
+def build_dbt_assets(
+    partitions: dg.PartitionsDefinition | None = None,
+) -> list[dg.AssetsDefinition]:
+    """The dbt project as one step, one dbt invocation a night (one start and one parse): the
+    event-level models rebuild the night's days (a backfilled range in one run), the marts are
+    rebuilt whole. Daily partitioned as a whole, since a step has one partitioning: a mart's
+    partition is the night it was last built for."""
+
     @dbt_assets(
         manifest=require_manifest(),
         project=DBT_PROJECT,
         dagster_dbt_translator=TRANSLATOR,
-        name=name,
-        **selection,
+        name=DBT_STEP,
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
     )
     def step(
         context: dg.AssetExecutionContext,
@@ -260,22 +259,6 @@ def _dbt_step(name: str, *, incremental: bool, **selection: Any) -> dg.AssetsDef
         settings: dg.ResourceParam[Settings],
         progress: dg.ResourceParam[Progress],
     ) -> Iterator[Any]:
-        yield from _build(context, dbt, config, settings, progress, incremental=incremental)
+        yield from _build(context, dbt, config, settings, progress)
 
-    return step
-
-
-def build_dbt_assets(
-    partitions: dg.PartitionsDefinition | None = None,
-) -> list[dg.AssetsDefinition]:
-    """Two dbt steps: the event-level models (daily partitions), then everything downstream."""
-    return [
-        _dbt_step(
-            "firewatch_event_models",
-            incremental=True,
-            select=EVENT_LEVEL,
-            partitions_def=partitions,
-            backfill_policy=dg.BackfillPolicy.single_run() if partitions else None,
-        ),
-        _dbt_step("firewatch_dbt_assets", incremental=False, exclude=EVENT_LEVEL),
-    ]
+    return [step]

@@ -19,7 +19,7 @@ tests/e2e/test_fault_injection.py: 4, stacked):
    during some runs (they wait for the run, and say so);
 4. after each kill, checks of the crashed state (no process or lock left, the BI copy whole and
    the last good run's, every decision there), then a recovery run of the same night without a
-   kill (or, stacked, the next killed run first), and its checks: exit 0, both dbt builds
+   kill (or, stacked, the next killed run first), and its checks: exit 0, the dbt build
    without an error or a skip, the BI copy a complete copy of this run (as of the night, every
    table's rows as in the warehouse), no temporary copy left, every decision entered so far in
    the log exactly once and folded into the queue;

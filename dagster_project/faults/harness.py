@@ -38,9 +38,8 @@ def _phases(obs: Observation, total: float) -> dict[str, float]:
     points = [
         ("start-up", 0.0),
         ("load", m.get("load")),
-        ("dbt event models", m.get("load-done")),
-        ("dbt marts", m.get("dbt-events-done")),
-        ("checks, alerts, queue, publish", m.get("dbt-marts-done")),
+        ("dbt", m.get("load-done")),
+        ("checks, alerts, queue, publish", m.get("dbt-done")),
         ("end", total),
     ]
     known = [(n, t) for n, t in points if t is not None]
@@ -110,9 +109,8 @@ class Harness:
         self.durations["total"] = total
         for name, start, end in (
             ("load", "load", "load-done"),
-            ("dbt-events", "load-done", "dbt-events-done"),
-            ("dbt-marts", "dbt-events-done", "dbt-marts-done"),
-            ("alerts-detect", "dbt-marts-done", ALERTS_WRITE),
+            ("dbt", "load-done", "dbt-done"),
+            ("alerts-detect", "dbt-done", ALERTS_WRITE),
             ("after-alerts", f"{ALERTS_WRITE}-done", "publish"),
             ("publish", "publish", "summary"),
         ):

@@ -15,8 +15,7 @@ from dagster_project.faults.watch import RunProcess
 # The post-dbt steps and what they do; everything else is load or dbt.
 STEPS = (
     "raw_tables",
-    "firewatch_event_models",
-    "firewatch_dbt_assets",
+    "firewatch_dbt",
     "night_guard",
     "divergence_findings",
     "alerts",
@@ -28,8 +27,7 @@ STEPS = (
 )
 STEP_NAMES = {
     "raw_tables": "load",
-    "firewatch_event_models": "dbt (event models)",
-    "firewatch_dbt_assets": "dbt (marts)",
+    "firewatch_dbt": "dbt",
     "night_guard": "control totals guard",
     "divergence_findings": "detection",
     "alerts": "alerts + queue",
@@ -47,8 +45,7 @@ TARGETS = (
     "random",
     "load",
     "load-write",
-    "dbt-events",
-    "dbt-marts",
+    "dbt",
     "alerts-detect",
     "alerts-write",
     "after-alerts",
@@ -95,8 +92,7 @@ def _delay(rng: random.Random, target: str, d: Mapping[str, float]) -> float:
     span = {
         "load": d.get("load", 1.0),
         # (only when the step's models are not known yet: see _model)
-        "dbt-events": 0.8 * d.get("dbt-events", 10.0),
-        "dbt-marts": 0.8 * d.get("dbt-marts", 10.0),
+        "dbt": 0.8 * d.get("dbt", 20.0),
         "alerts-detect": d.get("alerts-detect", 0.3),
         "after-alerts": d.get("after-alerts", 0.5),
         # the temporary copy is seen only until it is swapped in, a second or less on an
@@ -123,9 +119,8 @@ def kill_due(run: RunProcess, plan: KillPlan) -> bool:
         "random": 0.0,
         "load": run.mark("load"),
         "load-write": run.mark("load-write"),
-        "dbt-events": run.mark("load-done"),
-        "dbt-marts": run.mark("dbt-events-done"),
-        "alerts-detect": run.mark("dbt-marts-done"),
+        "dbt": run.mark("load-done"),
+        "alerts-detect": run.mark("dbt-done"),
         "alerts-write": run.mark(ALERTS_WRITE),
         "after-alerts": run.mark(f"{ALERTS_WRITE}-done"),
         "publish": run.mark("publish"),

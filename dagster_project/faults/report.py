@@ -68,7 +68,7 @@ def write_report(
         "the others re-run the night), decisions are entered through the CLI after some kills",
         "and while some runs write. After each kill: nothing of the run left running or",
         "locked, the BI copy whole and one run's, every decision in the log; then a recovery run",
-        "of the same night, which must exit 0 with both dbt builds free of errors and skips,",
+        "of the same night, which must exit 0 with its dbt build free of errors and skips,",
         "publish a BI copy of itself (each table's rows as in the warehouse, bi_copy_info",
         "agreeing), leave no temporary copy, and keep every decision in the log exactly once",
         "and folded into `decision_queue`.",

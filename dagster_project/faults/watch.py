@@ -171,7 +171,7 @@ class RunProcess:
             if re.search(r"\b(\d+)/\1\b", rest):
                 marks.setdefault("load-done", now)
         elif rest.startswith("dbt"):
-            step = "dbt-events" if rest.startswith("dbt events") else "dbt-marts"
+            step = "dbt"
             marks.setdefault(step, now)
             if "dbt tests passed" in rest:
                 marks.setdefault(f"{step}-done", now)
@@ -184,7 +184,7 @@ class RunProcess:
         now = self.elapsed()
         holder = lock_holder(self.warehouse)
         with self._lock:
-            after_dbt = "dbt-marts-done" in self.obs.marks
+            after_dbt = "dbt-done" in self.obs.marks
             previous = self.obs.last_lock
             self.obs.last_lock = holder
             writing = bool(holder and holder[0] == "write" and holder[1] == self.proc.pid)

@@ -53,7 +53,7 @@ def _outside_nightly_runs(
     """Waits while a nightly run holds the warehouse's run lock and keeps a shared hold on it
     until the caller is done, so a run never starts while a person's command is connected.
 
-    A run opens the warehouse many times (the loader, two dbt builds, the alerts, the BI copy);
+    A run opens the warehouse many times (the loader, the dbt build, the alerts, the BI copy);
     any other connection open at one of those moments, even a read-only one, makes that step
     fail and the night with it. Waiting on DuckDB's own lock alone is not enough: it is free
     between a run's steps. Yields the seconds waited. No lock file (no run yet): no wait."""

@@ -1,6 +1,6 @@
 """People answering the decision queue while a nightly run writes (issue 5, B).
 
-A run opens the warehouse many times (the loader, two dbt builds, the alerts, the BI copy), and
+A run opens the warehouse many times (the loader, the dbt build, the alerts, the BI copy), and
 any other connection open at one of those moments, even a read-only one, makes that step fail
 and the whole night with it. So `firewatch decide|acknowledge|dismiss|snooze|queue` wait, with
 a visible message, while a run holds its run lock, and a run waits for a person's command that
@@ -86,7 +86,7 @@ def test_queue_verbs_during_a_run_wait_then_land_and_the_run_succeeds(harness: H
             queue_verb(c, "dismiss", "cy", "Known seasonal effect"),
         ],
         # the alerts and the queue are being rebuilt
-        "dbt-marts-done": [queue_verb(d, "snooze", "di")],
+        "dbt-done": [queue_verb(d, "snooze", "di")],
     }
     pending: list[tuple[float, DecisionProcess]] = []
     listing = None
@@ -102,7 +102,7 @@ def test_queue_verbs_during_a_run_wait_then_land_and_the_run_succeeds(harness: H
                 slow.stdin.flush()
             for verb in verbs:
                 pending.append((run.elapsed(), DecisionProcess(verb, h.env, h.warehouse)))
-            if mark == "dbt-marts-done":
+            if mark == "dbt-done":
                 listing = subprocess.Popen(
                     [sys.executable, "-m", "dagster_project.cli.main", "queue", "--format", "json",
                      "--warehouse", str(h.warehouse)],
