@@ -102,6 +102,11 @@ def test_the_queue_verbs_run_on_spark_and_wait_for_the_night(night: Path, spark_
     assert "try again when it has finished" in busy.stderr
 
 
+@pytest.mark.skipif(
+    os.environ.get("FIREWATCH_SPARK_UNIT_TESTS") != "1",
+    reason="the dbt unit tests on Spark run in `make spark-test` (about 80 s; `make test` runs "
+    "them on DuckDB and PostgreSQL, and the tiny night on Spark uses the same macros)",
+)
 def test_the_dbt_unit_tests_pass_on_spark(night: Path, spark_home: Path, tmp_path: Path) -> None:
     """The project's dbt unit tests (the tricky SQL) on Spark, against the relations the night
     left; before `built` holds the catalog in this process. No night's variables, as on DuckDB
