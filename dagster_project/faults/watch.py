@@ -171,13 +171,12 @@ class RunProcess:
             if re.search(r"\b(\d+)/\1\b", rest):
                 marks.setdefault("load-done", now)
         elif rest.startswith("dbt"):
-            step = "dbt"
-            marks.setdefault(step, now)
+            marks.setdefault("dbt", now)
             if "dbt tests passed" in rest:
-                marks.setdefault(f"{step}-done", now)
+                marks.setdefault("dbt-done", now)
             share = re.search(r"\b(\d+)/(\d+)\s+built\b", rest)
             if share:
-                self.obs.built[step] = (int(share[1]), int(share[2]))
+                self.obs.built["dbt"] = (int(share[1]), int(share[2]))
 
     def poll_state(self) -> None:
         """One look from outside: the DuckDB lock's holder and the BI copy's temp file."""
