@@ -11,8 +11,10 @@
     the value at 0-based rank floor(h) plus (h - floor(h)) times the step to the next one.
 
     value_column: a column whose distinct values are few (whole numbers, say); nulls are skipped.
+    count_column: when the relation is already a histogram, the column holding each row's
+        number of values (none: every row is one value).
     The other arguments are rollup_components'. -#}
-{% macro rollup_percentile(relation, date_column, value_column, fraction, name, count_name, grains=['day', 'week', 'month'], dimensions=none, incremental_source=none) -%}
+{% macro rollup_percentile(relation, date_column, value_column, fraction, name, count_name, grains=['day', 'week', 'month'], dimensions=none, incremental_source=none, count_column=none) -%}
     {%- if dimensions is none -%}
         {%- set dimensions = {'total': none, 'channel': 'channel'} -%}
     {%- endif -%}
@@ -31,7 +33,7 @@
             {{ period_start('day', date_column) }} as day_start,
             {{ rollup_dimension_value(column) }} as dimension_value,
             {{ value_column }} as value,
-            count(*) as value_count
+            {% if count_column is none %}count(*){% else %}sum({{ count_column }}){% endif %} as value_count
         from scoped
         where {{ value_column }} is not null
         group by

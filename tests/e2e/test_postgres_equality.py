@@ -82,4 +82,4 @@ def test_the_dbt_unit_tests_pass_on_postgres(
         text=True,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "PASS=11 " in result.stdout and "ERROR=0" in result.stdout
+    assert "PASS=13 " in result.stdout and "ERROR=0" in result.stdout

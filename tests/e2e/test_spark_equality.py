@@ -120,7 +120,7 @@ def test_the_dbt_unit_tests_pass_on_spark(night: Path, spark_home: Path, tmp_pat
         text=True,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "PASS=11 " in result.stdout and "ERROR=0" in result.stdout
+    assert "PASS=13 " in result.stdout and "ERROR=0" in result.stdout
 
 
 def test_the_night_on_spark_reads_as_on_duckdb(built: tuple, night: Path, tiny: Path) -> None:

@@ -95,7 +95,7 @@ def test_dbt_unit_tests_pass(tiny: Path, dbt: Dbt) -> None:
     dbt.place(tiny)
     result = dbt("test", "--select", "test_type:unit")
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "PASS=11 " in result.stdout
+    assert "PASS=13 " in result.stdout
 
 
 def test_sources_are_fresh_after_a_load(tiny: Path, dbt: Dbt) -> None:

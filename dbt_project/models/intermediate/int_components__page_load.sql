@@ -7,5 +7,5 @@
     unique_key=['grain', 'period_start'],
     incremental_strategy='delete+insert',
 ) }}
-{{ rollup_percentile(ref('int_page_views'), 'event_date', 'page_load_ms', 0.75,
-    'page_load_p75', 'timed_page_views', incremental_source='web') }}
+{{ rollup_percentile(ref('int_page_load_days'), 'event_date', 'page_load_ms', 0.75,
+    'page_load_p75', 'timed_page_views', incremental_source='web', count_column='page_views') }}
