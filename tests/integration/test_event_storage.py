@@ -112,3 +112,79 @@ def test_only_the_last_few_databases_keep_an_engine(tmp_path: Path) -> None:
     assert list(storage._engines) == ["index"]
     assert sorted(p.name for p in (tmp_path / "runs").glob("*.db")) == ["index.db"]
     storage.dispose()
+
+
+def _planned_entries(run_id: str, keys: list[str]) -> list:
+    """Materialization-planned events of `keys`, as Dagster writes them at a run's start."""
+    from dagster._core.events import AssetMaterializationPlannedData, DagsterEvent, DagsterEventType
+    from dagster._core.events.log import EventLogEntry
+
+    return [
+        EventLogEntry(
+            error_info=None,
+            level="DEBUG",
+            user_message="",
+            run_id=run_id,
+            timestamp=float(i),
+            dagster_event=DagsterEvent(
+                DagsterEventType.ASSET_MATERIALIZATION_PLANNED.value,
+                "nightly",
+                event_specific_data=AssetMaterializationPlannedData(dg.AssetKey(key)),
+            ),
+        )
+        for i, key in enumerate(keys)
+    ]
+
+
+def test_a_batch_is_one_transaction_per_database_all_or_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = KeptEngineSqliteEventLogStorage(str(tmp_path / "runs"))
+    begun: list[str] = []
+    real_connect = storage._engine
+
+    def counting(shard: str):  # noqa: ANN202
+        engine = real_connect(shard)
+        if not getattr(engine, "_counted", False):
+            from sqlalchemy import event
+
+            event.listen(engine, "begin", lambda conn, shard=shard: begun.append(shard))
+            engine._counted = True
+        return engine
+
+    monkeypatch.setattr(storage, "_engine", counting)
+    storage.store_event_batch(_planned_entries("r1", ["spend", "cac", "leads"]))
+    # three events, each written to the run's database and the cross-run index: two
+    # transactions in all, where one per event and database would be six
+    assert sorted(begun) == ["index", "r1"]
+    assert len(storage.get_logs_for_run("r1")) == 3
+
+    # the third event fails: the batch leaves nothing behind, in either database
+    real_store = storage._store_asset_event
+
+    def failing(conn, event, event_id):  # noqa: ANN001, ANN202
+        if event.dagster_event.asset_key == dg.AssetKey("boom"):
+            raise RuntimeError("disk full")
+        return real_store(conn, event, event_id)
+
+    monkeypatch.setattr(storage, "_store_asset_event", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        storage.store_event_batch(_planned_entries("r2", ["spend", "cac", "boom"]))
+    assert storage.get_logs_for_run("r2") == []
+    planned = storage.get_latest_planned_materialization_info(dg.AssetKey("spend"))
+    assert planned is not None and planned.run_id == "r1"
+    # the next write outside a batch is its own transaction again
+    storage.store_event(_planned_entries("r2", ["spend"])[0])
+    assert len(storage.get_logs_for_run("r2")) == 1
+    storage.dispose()
+
+
+def test_the_run_databases_sync_at_checkpoints_only(tmp_path: Path) -> None:
+    storage = KeptEngineSqliteEventLogStorage(str(tmp_path / "runs"))
+    storage.store_event(_planned_entries("r1", ["spend"])[0])
+    with storage.run_connection("r1") as conn:
+        journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+        synchronous = conn.exec_driver_sql("PRAGMA synchronous").scalar()
+    # WAL is Dagster's; 1 is NORMAL (2, FULL, is SQLite's default: an fsync per commit)
+    assert (journal, synchronous) == ("wal", 1)
+    storage.dispose()
