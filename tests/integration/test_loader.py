@@ -816,3 +816,45 @@ def test_a_blank_first_line_before_the_header_is_named(tmp_path: Path) -> None:
         None,
         "header row is blank (it must be the first line)",
     )
+
+
+def test_the_night_from_parquet_statistics_without_reading_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ads end on 2025-09-01, typed web events in Parquet on 08-31: the night is 08-31, read
+    from the files' row-group statistics (no row of web_events read). A far-future typo in
+    another file makes the statistics say 2081: then the rows are read, and the typo is set
+    aside as in CSV."""
+    from dagster_project.ingest import night
+
+    raw = landing(tmp_path)
+    (raw / "web_events" / "part-001.csv").unlink()
+
+    def events(day: datetime) -> pa.Table:
+        return pa.table(
+            {
+                "event_id": [f"e{day:%Y%m%d}"],
+                "event_timestamp": pa.array([day], pa.timestamp("ms")),
+                "event_name": ["page_view"],
+                "user_pseudo_id": ["u1"],
+                "session_id": ["s1"],
+                "page_location": ["/"],
+            }
+        )
+
+    read: list[str] = []
+    scan = night._latest
+
+    def recording(con, source, column, *rest):  # noqa: ANN001, ANN202
+        read.append(source)
+        return scan(con, source, column, *rest)
+
+    monkeypatch.setattr(night, "_latest", recording)
+    pq.write_table(events(datetime(2025, 8, 30, 9)), raw / "web_events" / "2025-08-a.parquet")
+    pq.write_table(events(datetime(2025, 8, 31, 23, 59)), raw / "web_events" / "2025-08-b.parquet")
+    assert landing_night(raw) == date(2025, 8, 31)
+    assert not [source for source in read if "web_events" in source]
+
+    pq.write_table(events(datetime(2081, 6, 3)), raw / "web_events" / "2025-09.parquet")
+    assert landing_night(raw) == date(2025, 8, 31)
+    assert [source for source in read if "web_events" in source]
