@@ -10,8 +10,6 @@ MANIFEST := dbt_project/target/manifest.json
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
-# Dagster writes a run's planned events as one batch (dagster_project/runtime/event_storage.py)
-export DAGSTER_EVENT_BATCH_SIZE ?= 1000
 
 DEMO_SCENARIO ?= clicks_up_nobody_stays:paid_search:2025-09-08
 

@@ -16,7 +16,6 @@ from dagster_project.defs.partitions import ACCEPT_DROP_TAG, FULL_REFRESH_TAG
 from dagster_project.defs.progress import ConsoleProgress, LogProgress
 from dagster_project.ingest.night import landing_night
 from dagster_project.notify import notify_run_failure
-from dagster_project.runtime.event_storage import batch_events
 from dagster_project.runtime.refusal import LOAD_REFUSED, RULES_REFUSED, is_refusal, short_block
 from dagster_project.runtime.summary import warehouse_summary
 from dagster_project.settings import Settings, dagster_home
@@ -143,7 +142,6 @@ def run_nightly(
         raw_dir=raw_dir, warehouse=warehouse, target=target, raw_source=raw_source
     )
     settings.export()
-    batch_events()
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     progress = LogProgress() if quiet else ConsoleProgress()
     defs = build_definitions(settings, progress=progress)

@@ -38,12 +38,6 @@ BATCH_SIZE_ENV = "DAGSTER_EVENT_BATCH_SIZE"
 BATCH_SIZE = 1000
 
 
-def batch_events() -> None:
-    """Have Dagster write event batches as batches in this process and the runs it starts
-    (a value set outside is kept)."""
-    os.environ.setdefault(BATCH_SIZE_ENV, str(BATCH_SIZE))
-
-
 class _Batch:
     """The connections of one batch, each in its transaction until the batch ends."""
 
@@ -75,6 +69,10 @@ class KeptEngineSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         # the open connection per database while this thread stores a batch (store_event_batch)
         self._batch = threading.local()
+        # Dagster reads this at every event: set here, it holds for every process that opens
+        # this storage (a CLI run, a run worker, the daemon), whoever started it; a value set
+        # outside is kept.
+        os.environ.setdefault(BATCH_SIZE_ENV, str(BATCH_SIZE))
         super().__init__(base_dir, inst_data)
 
     @classmethod
