@@ -68,7 +68,7 @@ def validate_file(
         bad = fill(c.bad, v, p) if c.bad else None
         shown = f"CAST({v} AS VARCHAR)"
         if col.required:
-            empty = f"{v} IS NULL" if col.type != "string" else f"({v} IS NULL OR trim({v}) = '')"
+            empty = f"{v} IS NULL" if col.type != "string" else _blank(v)
             what = "key column" if col.name in table.key else "required column"
             checks.append(Check(col.name, empty, shown, f"empty value in {what}"))
         if bad:
@@ -200,6 +200,21 @@ def _list_problems(
             problems.append(
                 InputProblem(f.display, None, column, f"... and {more:,} more problems not listed")
             )
+
+
+def _blank(v: str) -> str:
+    """SQL: text ``v`` is missing or only spaces (what ``trim`` removes).
+
+    ``trim`` on every value of a required text column was a third of a large file's validation
+    (0.4 of 0.9 s over 1.7 M events). A value whose first byte is a printable ASCII character
+    other than a space keeps that character when trimmed, and two string comparisons (DuckDB
+    compares the inlined prefix) settle that; only the other values are trimmed. CASE
+    evaluates its branches only on the rows that reach them.
+    """
+    return (
+        f"(CASE WHEN {v} IS NULL THEN true WHEN {v} >= '!' AND {v} < chr(127) THEN false "
+        f"ELSE trim({v}) = '' END)"
+    )
 
 
 def _key_checks(table: RawTable, convs: dict[str, Conv], idx: dict[str, int]) -> list[_KeyCheck]:

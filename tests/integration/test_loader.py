@@ -307,6 +307,25 @@ def test_empty_required_and_key_values(tmp_path: Path) -> None:
     ]
 
 
+def test_values_of_only_spaces_are_empty_and_others_are_not(tmp_path: Path) -> None:
+    # What DuckDB's trim removes (spaces, a no-break space, an em space) makes a value empty;
+    # a tab is not trimmed, and a value starting with a non-ASCII letter is kept.
+    deals = (
+        "deal_id,contact_id,created_at,status,amount,currency\n"
+        "   ,c1,2025-09-03T10:00:00Z,open,1000,EUR\n"
+        "d2,c1,2025-09-03T10:00:00Z,\u00a0\u2003 ,1000,EUR\n"
+        "d3,\u00e9t\u00e9,2025-09-03T10:00:00Z,open,1000,EUR\n"
+        "d4,\t,2025-09-03T10:00:00Z, open,1000,EUR\n"
+    )
+    raw = landing(tmp_path, crm_deals=deals)
+    problems = problems_of(raw, tmp_path / "wh.duckdb")
+    got = [(p.line, p.column, p.message) for p in problems]
+    assert got == [
+        (2, "deal_id", "empty value in key column"),
+        (3, "status", "empty value in required column"),
+    ]
+
+
 def test_empty_web_events_key_columns_rejected_but_event_id_may_be_empty(tmp_path: Path) -> None:
     text = (
         "event_id,event_timestamp,event_name,user_pseudo_id,session_id,page_location\n"
