@@ -1,6 +1,7 @@
 """The engine floor of the performance bench: floor_control.sql (beside this module) computes
-control_daily straight from a landing folder's raw files in one DuckDB process (no loader, dbt
-or Dagster), and `floor_differences` compares it with the pipeline's, measure by measure.
+control_daily and the web components at every grain straight from a landing folder's raw files
+in one DuckDB process (no loader, dbt or Dagster), and `floor_differences` compares them with the
+pipeline's, measure by measure.
 
 Given `memory_limit`, the floor runs with the DuckDB settings of the pipeline's dbt profile
 (that memory cap, insertion order not kept), so the bench holds the pipeline against what the
@@ -12,9 +13,13 @@ from __future__ import annotations
 
 import string
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dagster_project.ingest.contract import TABLES
 from dagster_project.ingest.sql import lit as sql_literal
+
+if TYPE_CHECKING:
+    import duckdb
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOOR_SQL = Path(__file__).resolve().parent / "floor_control.sql"
@@ -111,6 +116,40 @@ def floor_differences(warehouse: Path, floor_db: Path, limit: int = 20) -> list[
             ).fetchall()
             problems += [f"{measure_name} {day} {value}: pipeline {a}, floor {b}"
                          for day, value, a, b in rows]  # fmt: skip
-        return problems
+        return problems + _web_differences(con, limit)
     finally:
         con.close()
+
+
+# The pipeline's web components beside the floor's: counts exactly, the percentile to 1e-6.
+_PIPELINE_WEB = (
+    "(select * from pipeline.intermediate.int_components__web union all "
+    "select * from pipeline.intermediate.int_components__page_load)"
+)
+_WEB_KEY = "grain, period_start, dimension, dimension_value, component"
+
+
+def _web_differences(con: duckdb.DuckDBPyConnection, limit: int) -> list[str]:
+    """Where the floor's web_components differ from the pipeline's int_components__web and
+    int_components__page_load (``con`` has both databases attached)."""
+    problems = [
+        f"web component only in {side}: {row}"
+        for side, a, b in (("pipeline", _PIPELINE_WEB, "floor.main.web_components"),
+                           ("floor", "floor.main.web_components", _PIPELINE_WEB))
+        for row in con.execute(
+            f"select {_WEB_KEY} from {a} except select {_WEB_KEY} from {b} "
+            f"order by all limit {limit}"
+        ).fetchall()
+    ]  # fmt: skip
+    rows = con.execute(
+        f"select {_WEB_KEY}, p.value, f.value from {_PIPELINE_WEB} as p "
+        f"join floor.main.web_components as f using ({_WEB_KEY}) "
+        "where not coalesce(case when component = 'page_load_p75' "
+        "then abs(p.value - f.value) <= 1e-6 * greatest(abs(p.value), abs(f.value)) "
+        "else p.value = f.value end, false) order by all "
+        f"limit {limit}"
+    ).fetchall()
+    return problems + [
+        f"{component} {grain} {period} {dimension}={value}: pipeline {a}, floor {b}"
+        for grain, period, dimension, value, component, a, b in rows
+    ]

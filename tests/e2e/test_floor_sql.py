@@ -1,5 +1,6 @@
 """The benchmark's engine floor (dagster_project/runtime/floor_control.sql) computes the same
-control_daily as the pipeline: generated `small` data, 30 days, through `firewatch run` and through
+control_daily and web components (int_components__web, int_components__page_load) as the
+pipeline: generated `small` data, 30 days, through `firewatch run` and through
 the floor script,
 compared per day and channel (counts exactly, money, ratios and percentiles to 1e-6 relative).
 
@@ -121,3 +122,29 @@ def test_floor_equals_control_daily(built: tuple[Path, Path]) -> None:
         con.close()
     assert rows == pipeline_rows and channels >= 8
     assert spend > 1000 and sessions > 1000 and leads > 100 and customers > 10
+
+
+def test_floor_equals_web_components_at_every_grain(built: tuple[Path, Path]) -> None:
+    # floor_differences compares them row by row (above); here, that it compared something.
+    _, floor_db = built
+    con = duckdb.connect(str(floor_db), read_only=True)
+    try:
+        combos = con.execute(
+            "select grain, dimension, count(distinct component) from web_components "
+            "group by grain, dimension"
+        ).fetchall()
+        # Distinct visitors do not add up over days: a month's are fewer than its days' sum
+        # (a visitor comes back within the month), which a rollup of daily rows would miss.
+        (month_visitors, day_visitor_sum) = con.execute(
+            "select sum(value) filter (where grain = 'month'), sum(value) filter (where grain = "
+            "'day') from web_components where dimension = 'total' and component = 'visitors'"
+        ).fetchone()
+    finally:
+        con.close()
+    got = {(grain, dimension): n for grain, dimension, n in combos}
+    assert got == {
+        (grain, dimension): 8 if dimension != "campaign" else 6
+        for grain in ("day", "week", "month")
+        for dimension in ("total", "channel", "campaign")
+    }
+    assert 0 < month_visitors < day_visitor_sum
