@@ -148,9 +148,9 @@ def measure_dataset(
     dataset: Dataset, run_dir: Path, env: dict[str, str], full_refresh: bool, with_floor: bool
 ) -> dict[str, Measurement]:
     """Full build of the history, the floor on the same files (compared with the build's
-    control_daily), then the nightly that adds day D on the same warehouse. Every data set runs
-    in the same run_dir, so the warehouse path stays the same, as it does night after night
-    (dbt's partial parse holds for one profile, and the path is part of it)."""
+    control_daily and web components), then the nightly that adds day D on the same warehouse.
+    Every data set runs in the same run_dir, so the warehouse path stays the same, as it does
+    night after night (dbt's partial parse holds for one profile, and the path is part of it)."""
     logs = dataset.folder / "logs"
     shutil.rmtree(run_dir, ignore_errors=True)
     landing = run_dir / "raw"
@@ -171,6 +171,7 @@ def measure_dataset(
         )
         out["floor"].extra["differences"] = floor_differences(warehouse, run_dir / "floor.duckdb")
         out["floor"].extra["rows"] = _count(run_dir / "floor.duckdb", "control_daily")
+        out["floor"].extra["web_rows"] = _count(run_dir / "floor.duckdb", "web_components")
         out["floor_uncapped"] = _floor_run(
             "floor_uncapped", dataset.history, run_dir / "floor_u.duckdb", history_end, env, logs
         )
@@ -182,7 +183,7 @@ def measure_dataset(
         print(f"  {dataset.name}: plain dbt build, as of {day}", flush=True)
         out["plain"] = plain_dbt_build(warehouse, day, env, logs, run_dir / "plain_target")
         # The incremental nightly must end where a build of all files would: the floor on the
-        # whole landing folder as of D is that build's control_daily.
+        # whole landing folder as of D is that build's control_daily and web components.
         after = _floor_run(
             "floor_after_nightly", landing, run_dir / "floor_d.duckdb", day, env, logs
         )
@@ -243,7 +244,15 @@ def _floor_run(
     )  # fmt: skip
     measured.extra["database"] = database
     measured.extra["memory_limit"] = cap
+    parts = _FLOOR_PARTS.search((logs / f"{label}.log").read_text(encoding="utf-8"))
+    if parts:
+        measured.extra["control_part"] = float(parts.group(1))
+        measured.extra["web_part"] = float(parts.group(2))
     return measured
+
+
+# run_floor's last line: "floor parts: control_daily 21.30 s, web components 11.40 s"
+_FLOOR_PARTS = re.compile(r"floor parts: control_daily ([\d.]+) s, web components ([\d.]+) s")
 
 
 def _count(database: Path, table: str) -> int:
