@@ -11,7 +11,7 @@ process, with wall time and peak RSS of the whole process tree (psutil, polled e
 - the same two on 2N+1 generated days (the nightly is the target there);
 - the engine floor: runtime/floor_control.sql (control_daily and the web components at every
   grain from the raw files, one DuckDB process, no dbt, no Dagster) on the same history as the
-  full build;
+  full build, twice at the pipeline's memory cap (the faster counts) and once uncapped;
 
 and once per bench run (they do not depend on the data set): the divergence checks alone
 (`detect`) over ~10,000 synthetic series, and the load of the Dagster code location.

@@ -166,9 +166,17 @@ def measure_dataset(
     }
     if with_floor:
         print(f"  {dataset.name}: engine floor, capped and not", flush=True)
-        out["floor"] = _floor_run(
-            "floor", dataset.history, run_dir / "floor.duckdb", history_end, env, logs, capped=True
-        )
+        # The capped floor's time moves by up to a factor of two from run to run (spilling at
+        # the cap): the best of two, against one full build, so the ratio errs against us.
+        floors = [
+            _floor_run(
+                label, dataset.history, run_dir / "floor.duckdb", history_end, env, logs,
+                capped=True,
+            )
+            for label in ("floor", "floor_again")
+        ]  # fmt: skip
+        out["floor"] = min(floors, key=lambda m: m.seconds)
+        out["floor"].extra["tries"] = [m.seconds for m in floors]
         out["floor"].extra["differences"] = floor_differences(warehouse, run_dir / "floor.duckdb")
         out["floor"].extra["rows"] = _count(run_dir / "floor.duckdb", "control_daily")
         out["floor"].extra["web_rows"] = _count(run_dir / "floor.duckdb", "web_components")
@@ -230,6 +238,8 @@ def _floor_run(
 
     # the cap the bench's runs give dbt (profiles.yml reads the same variable)
     cap = (env.get(MEMORY_LIMIT_ENV, "").strip() or DEFAULT_MEMORY_LIMIT) if capped else ""
+    for stale in (database, database.with_name(database.name + ".wal")):
+        stale.unlink(missing_ok=True)  # each run starts from an empty database
     measured = measure(
         label,
         [
