@@ -109,21 +109,12 @@ def floor_differences(warehouse: Path, floor_db: Path, limit: int = 20) -> list[
         con.execute(f"attach {sql_literal(str(warehouse))} as pipeline (read_only)")
         con.execute(f"attach {sql_literal(str(floor_db))} as floor (read_only)")
         key = "period_start, dimension, dimension_value"
-        problems = [
-            f"only in {side}: {row}"
-            for side, a, b in (("pipeline", "pipeline.main", "floor.main"),
-                               ("floor", "floor.main", "pipeline.main"))
-            for row in con.execute(
-                f"select {key} from {a}.control_daily except select {key} from {b}.control_daily "
-                f"order by all limit {limit}"
-            ).fetchall()
-        ]  # fmt: skip
+        problems = _only_in(
+            con, "pipeline.main.control_daily", "floor.main.control_daily", key, "", limit
+        )
         for measure_name in (*EXACT_MEASURES, *CLOSE_MEASURES, "is_complete_period"):
             p, f = f"p.{measure_name}", f"f.{measure_name}"
-            if measure_name in CLOSE_MEASURES:
-                same = f"abs({p} - {f}) <= 1e-6 * greatest(abs({p}), abs({f}))"
-            else:
-                same = f"{p} = {f}"
+            same = _close(p, f) if measure_name in CLOSE_MEASURES else f"{p} = {f}"
             rows = con.execute(
                 f"select p.period_start, p.dimension_value, {p}, {f} "
                 f"from pipeline.main.control_daily as p join floor.main.control_daily as f "
@@ -137,6 +128,24 @@ def floor_differences(warehouse: Path, floor_db: Path, limit: int = 20) -> list[
         con.close()
 
 
+def _close(p: str, f: str) -> str:
+    """SQL: two values equal to 1e-6 relative (sums of money, ratios, percentiles)."""
+    return f"abs({p} - {f}) <= 1e-6 * greatest(abs({p}), abs({f}))"
+
+
+def _only_in(
+    con: duckdb.DuckDBPyConnection, pipeline: str, floor: str, key: str, what: str, limit: int
+) -> list[str]:
+    """The keys found on one side only, both ways (``what`` names the rows in the message)."""
+    return [
+        f"{what}only in {side}: {row}"
+        for side, a, b in (("pipeline", pipeline, floor), ("floor", floor, pipeline))
+        for row in con.execute(
+            f"select {key} from {a} except select {key} from {b} order by all limit {limit}"
+        ).fetchall()
+    ]
+
+
 # The pipeline's web components beside the floor's: counts exactly, the percentile to 1e-6.
 _PIPELINE_WEB = (
     "(select * from pipeline.intermediate.int_components__web union all "
@@ -148,21 +157,13 @@ _WEB_KEY = "grain, period_start, dimension, dimension_value, component"
 def _web_differences(con: duckdb.DuckDBPyConnection, limit: int) -> list[str]:
     """Where the floor's web_components differ from the pipeline's int_components__web and
     int_components__page_load (``con`` has both databases attached)."""
-    problems = [
-        f"web component only in {side}: {row}"
-        for side, a, b in (("pipeline", _PIPELINE_WEB, "floor.main.web_components"),
-                           ("floor", "floor.main.web_components", _PIPELINE_WEB))
-        for row in con.execute(
-            f"select {_WEB_KEY} from {a} except select {_WEB_KEY} from {b} "
-            f"order by all limit {limit}"
-        ).fetchall()
-    ]  # fmt: skip
+    floor = "floor.main.web_components"
+    problems = _only_in(con, _PIPELINE_WEB, floor, _WEB_KEY, "web component ", limit)
     rows = con.execute(
         f"select {_WEB_KEY}, p.value, f.value from {_PIPELINE_WEB} as p "
-        f"join floor.main.web_components as f using ({_WEB_KEY}) "
-        "where not coalesce(case when component = 'page_load_p75' "
-        "then abs(p.value - f.value) <= 1e-6 * greatest(abs(p.value), abs(f.value)) "
-        "else p.value = f.value end, false) order by all "
+        f"join {floor} as f using ({_WEB_KEY}) "
+        f"where not coalesce(case when component = 'page_load_p75' "
+        f"then {_close('p.value', 'f.value')} else p.value = f.value end, false) order by all "
         f"limit {limit}"
     ).fetchall()
     return problems + [
