@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
 import sys
 from collections.abc import Sequence
 
@@ -100,5 +102,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(args.handler(args) or 0)
 
 
+def entry() -> None:
+    """The `firewatch` command: `main`, then out without Python's teardown.
+
+    After a run, some 3,400 imported modules (Dagster, dbt, pandas, scipy, matplotlib) are
+    freed object by object when the interpreter shuts down: about 1 s of every night, after
+    the last line was printed. Nothing is left to write by then: output is flushed and the
+    exit handlers (logging, temporary folders, file locks) run first. An exception takes the
+    ordinary way out, with its traceback.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -26,8 +26,10 @@ from dagster_dbt import (
 )
 from packaging import version
 
+from dagster_project.brief.chart import load_matplotlib
 from dagster_project.defs.partitions import is_full_refresh, run_window
 from dagster_project.defs.progress import Progress
+from dagster_project.runtime.preload import preload
 from dagster_project.settings import DBT_PROJECT_DIR, Settings
 from dagster_project.warehouse.rebuild import needs_full_rebuild, record_build
 
@@ -207,6 +209,8 @@ def _build(
         from dagster_project.warehouse.spark import release_spark
 
         release_spark()
+    # what detection and the alert charts import, while this step waits for dbt
+    preloading = preload(then=(load_matplotlib,))
     with _environment({**window.dbt_env(), **parse_state_env(settings.warehouse)}):
         invocation = dbt.cli(args, context=context)
         try:
@@ -227,6 +231,7 @@ def _build(
                 except subprocess.TimeoutExpired:
                     invocation.process.kill()
             raise
+    preloading.join(timeout=30)
     keep_partial_parse(Path(invocation.target_path), settings.warehouse)
     record_build(settings.warehouse, full_refresh=full)
     how = "rebuilt from scratch" if full else f"from {window.first_night or 'the lookback'}"
