@@ -244,8 +244,9 @@ def rule_table(results: list[dict[str, Any]]) -> list[str]:
     episodes, null_nights = null_rates(nulls)
     lines = [
         "| rule | scenario runs | active at the end | of the runs it alerted on "
-        "| nights alerting / nights since onset | false episodes / 90 nights (null) |",
-        "|---|---|---|---|---|---|",
+        "| nights alerting / nights since onset | false episodes / 90 nights (null) "
+        "| null nights with an alert active |",
+        "|---|---|---|---|---|---|---|",
     ]
     for rule_id in sorted(set(RULE_OF_KIND.values())):
         runs = [r for r in scen if RULE_OF_KIND[r["spec"]["kind"]] == rule_id]
@@ -262,10 +263,15 @@ def rule_table(results: list[dict[str, Any]]) -> list[str]:
             last, onset = date.fromisoformat(r["last_night"]), date.fromisoformat(spec["onset"])
             since += (last - onset).days + 1
         rate = 90 * episodes.get(rule_id, 0) / null_nights if null_nights else 0.0
+        # a held false episode lasts longer: its nights, beside the count of episodes
+        null_on = sum(
+            len(nights) for r in nulls for key, nights in r["active"].items()
+            if key.split("|")[0] == rule_id
+        )  # fmt: skip
         share = f"{on / since:.2f} ({on}/{since})" if since else "n/a"
         lines.append(
             f"| {rule_id} | {len(runs)} | {at_end}/{len(runs)} | {at_end}/{alerted} | {share} | "
-            f"{rate:.3f} ({episodes.get(rule_id, 0)} in {null_nights} nights) |"
+            f"{rate:.3f} ({episodes.get(rule_id, 0)} in {null_nights} nights) | {null_on} |"
         )
     return lines
 
