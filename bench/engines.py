@@ -348,8 +348,7 @@ def _engine_runs(
     if out.stopped:  # the run's detailed log beside the warehouse (dbt's, stack traces)
         for detail in run_dir.glob("*.log"):
             shutil.copyfile(detail, logs / f"{engine}_{detail.name}")
-    # Warehouses, staging files and catalogs are big and rebuilt every time; logs and
-    # run_results stay.
+    # Warehouses, staging files and catalogs are big and rebuilt every time; logs stay.
     shutil.rmtree(run_dir, ignore_errors=True)
     return out
 

@@ -222,7 +222,7 @@ def _time_section(r: ProfileResult) -> list[str]:
                 f"Dagster recording materializations and checks): {rest:,.1f} s"
             )
         if not invocations:
-            lines.append("  - no dbt run_results found for this run")
+            lines.append("  - no dbt log found for this run")
     full_top, nightly_top = _slowest(r.base["full"]), _slowest(r.base["nightly"])
     if full_top or nightly_top:
         lines += [
@@ -313,8 +313,8 @@ def write_report(
         "Segments from `firewatch run`'s progress lines, timed as they arrive: start-up "
         "(imports, definitions, Dagster instance) up to the first line, then each stage up to "
         "its last line, then the rest (divergence checks, alerts, queue, BI copy, notifications, "
-        "the summary) up to exit. Model times are dbt's `execution_time` from the run's "
-        "`run_results.json` files (4 dbt threads on 2 cores, so summed times exceed the wall "
+        "the summary) up to exit. Model times are dbt's `execution_time` from the result lines of "
+        "the run's `dbt.log` (4 dbt threads on 2 cores, so summed times exceed the wall "
         "time).",
         "",
     ]

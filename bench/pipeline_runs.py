@@ -1,6 +1,6 @@
 """The measured pipeline runs of one data set: the full build of the history, the engine floor
 on the same files, the nightly that adds day D; with what each run's dbt invocations did (from
-their run_results.json and logs) and how the loader took each table."""
+their dbt logs) and how the loader took each table."""
 
 from __future__ import annotations
 
@@ -51,44 +51,53 @@ class DbtInvocation:
     log_seconds: float  # dbt's first to last log line
     parse_seconds: float  # first log line to "Found N models"
     parse_note: str  # why dbt parsed the whole project, if it did
-    elapsed: float  # run_results.json: executing the selected nodes
+    elapsed: float  # dbt's "Finished running" line: executing the selected nodes
     models: list[tuple[str, float]]  # (model, execution_time)
     tests: list[float]
 
 
 def _invocation(folder: Path) -> DbtInvocation | None:
-    results_file = folder / "run_results.json"
-    if not results_file.exists():
-        return None
-    data = json.loads(results_file.read_text(encoding="utf-8"))
-    kinds: dict[str, list[tuple[str, float]]] = {"model": [], "test": []}
-    for r in data["results"]:
-        kind = r["unique_id"].split(".")[0]
-        if kind in kinds:
-            kinds[kind].append((r["unique_id"].split(".")[-1], float(r["execution_time"] or 0)))
-    stamps: list[datetime] = []
-    found_at, note = None, ""
+    """What dbt's log (JSON lines, at info level or finer) says of one invocation: a night
+    writes no run_results.json (defs/dbt.py), so node times come from the log's result lines."""
     log = folder / "dbt.log"
-    for line in (
-        log.read_text(encoding="utf-8", errors="replace").splitlines() if log.exists() else []
-    ):
+    if not log.exists():
+        return None
+    kinds: dict[str, list[tuple[str, float]]] = {"model": [], "test": []}
+    stamps: list[datetime] = []
+    found_at, note, elapsed = None, "", 0.0
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
-            info = json.loads(line)["info"]
+            event = json.loads(line)
+            info, data = event["info"], event.get("data", {})
             stamp = datetime.fromisoformat(info["ts"])
         except (ValueError, KeyError, TypeError):
             continue
         stamps.append(stamp)
-        if info.get("name") == "FoundStats" and found_at is None:
+        name = info.get("name")
+        if name == "FoundStats" and found_at is None:
             found_at = stamp
-        elif info.get("name") == "UnableToPartialParse":
-            note = info.get("msg", "").removeprefix("Unable to do partial parsing because ")
-    first = min(stamps) if stamps else None
+        elif name == "UnableToPartialParse":
+            note = data.get("reason", "") or info.get("msg", "").removeprefix(
+                "Unable to do partial parsing because "
+            )
+        elif name in ("LogModelResult", "LogTestResult"):
+            unique_id = data.get("node_info", {}).get("unique_id", "")
+            kind = unique_id.split(".")[0]
+            if kind in kinds:
+                kinds[kind].append(
+                    (unique_id.split(".")[-1], float(data.get("execution_time") or 0))
+                )
+        elif name == "FinishedRunningStats":
+            elapsed = float(data.get("execution_time") or 0.0)
+    if not stamps:
+        return None
+    first = min(stamps)
     return DbtInvocation(
         step=folder.name.rsplit("-", 2)[0],
-        log_seconds=(max(stamps) - first).total_seconds() if first else 0.0,
-        parse_seconds=(found_at - first).total_seconds() if first and found_at else 0.0,
+        log_seconds=(max(stamps) - first).total_seconds(),
+        parse_seconds=(found_at - first).total_seconds() if found_at else 0.0,
         parse_note=note,
-        elapsed=float(data.get("elapsed_time") or 0.0),
+        elapsed=elapsed,
         models=kinds["model"],
         tests=[t for _, t in kinds["test"]],
     )
@@ -99,9 +108,7 @@ def _dbt_folders(run_ids: set[str], started: float, ended: float) -> list[Path]:
     folders = [f for run_id in run_ids for f in DBT_TARGET.glob(f"*-{run_id[:7]}-*") if f.is_dir()]
     if not folders:
         folders = [
-            f.parent
-            for f in DBT_TARGET.glob("*/run_results.json")
-            if started <= f.stat().st_mtime <= ended
+            f.parent for f in DBT_TARGET.glob("*/dbt.log") if started <= f.stat().st_mtime <= ended
         ]
     return sorted(folders, key=lambda f: f.stat().st_mtime)
 
@@ -116,7 +123,7 @@ def firewatch_run(
     full_refresh: bool = False,
 ) -> Measurement:
     """`firewatch run` as its own process, with what its dbt invocations did; their
-    run_results.json are kept beside the run's log."""
+    dbt.log files are kept beside the run's log."""
     command = [
         str(BIN / "firewatch"), "run", "--raw-dir", str(raw_dir), "--warehouse", str(warehouse),
         "--as-of", as_of.isoformat(),
@@ -131,9 +138,7 @@ def firewatch_run(
         invocation = _invocation(folder)
         if invocation is not None:
             invocations.append(invocation)
-            shutil.copyfile(
-                folder / "run_results.json", logs / f"{label}.{invocation.step}.run_results.json"
-            )
+            shutil.copyfile(folder / "dbt.log", logs / f"{label}.{invocation.step}.dbt.log")
     result.extra["dbt"] = invocations
     # How the loader took each table that changed ("append", or "replace" for a full reload)
     result.extra["load_modes"] = {
@@ -196,7 +201,7 @@ def measure_dataset(
             "floor_after_nightly", landing, run_dir / "floor_d.duckdb", day, env, logs
         )
         out["nightly"].extra["differences"] = floor_differences(warehouse, after.extra["database"])
-    # Warehouses are big and rebuilt every time; logs and run_results stay.
+    # Warehouses are big and rebuilt every time; logs stay.
     shutil.rmtree(run_dir, ignore_errors=True)
     return out
 

@@ -27,6 +27,9 @@ def _run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    from dagster_project.runtime import dbt_process
+
+    dbt_process.start()  # dbt imports on the other core while this process loads Dagster
     from dagster_project.cli.run import run_nightly
 
     return run_nightly(

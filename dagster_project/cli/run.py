@@ -16,6 +16,7 @@ from dagster_project.defs.partitions import ACCEPT_DROP_TAG, FULL_REFRESH_TAG
 from dagster_project.defs.progress import ConsoleProgress, LogProgress
 from dagster_project.ingest.night import landing_night
 from dagster_project.notify import notify_run_failure
+from dagster_project.runtime import dbt_process
 from dagster_project.runtime.refusal import LOAD_REFUSED, RULES_REFUSED, is_refusal, short_block
 from dagster_project.runtime.summary import warehouse_summary
 from dagster_project.settings import Settings, dagster_home
@@ -137,6 +138,37 @@ def run_nightly(
     accept_drop: bool = False,
     quiet: bool = False,
     verbose: bool = False,
+) -> int:
+    """The nightly job in this process; its dbt step takes a dbt process started before the
+    definitions load (`firewatch run` starts it before importing Dagster)."""
+    dbt_process.start()
+    try:
+        return _run_nightly(
+            raw_dir,
+            warehouse,
+            as_of,
+            target=target,
+            raw_source=raw_source,
+            full_refresh=full_refresh,
+            accept_drop=accept_drop,
+            quiet=quiet,
+            verbose=verbose,
+        )
+    finally:
+        dbt_process.stop()  # not handed to dbt: the run stopped before its dbt step
+
+
+def _run_nightly(
+    raw_dir: str | Path | None,
+    warehouse: str | Path | None,
+    as_of: str,
+    *,
+    target: str | None,
+    raw_source: str | None,
+    full_refresh: bool,
+    accept_drop: bool,
+    quiet: bool,
+    verbose: bool,
 ) -> int:
     settings = Settings.from_env(
         raw_dir=raw_dir, warehouse=warehouse, target=target, raw_source=raw_source

@@ -29,6 +29,7 @@ from packaging import version
 from dagster_project.brief.chart import load_matplotlib
 from dagster_project.defs.partitions import is_full_refresh, run_window
 from dagster_project.defs.progress import Progress
+from dagster_project.runtime.dbt_process import handed_to_dagster_dbt
 from dagster_project.runtime.preload import preload
 from dagster_project.settings import DBT_PROJECT_DIR, Settings
 from dagster_project.warehouse.rebuild import needs_full_rebuild, record_build
@@ -189,6 +190,18 @@ def keep_partial_parse(
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _quiet() -> dict[str, str]:
+    """dbt's options for what a night does not read, unless the person running it set them:
+    no manifest.json and run_results.json (dbt writes the 1.5 MB manifest twice per build; the
+    run's results are Dagster's materialisations and checks) and dbt.log at info, not debug
+    (4,000 lines of SQL and connection events a night). Together 0.9 s of a 10 s `small` build;
+    `DBT_WRITE_JSON=true` or `DBT_LOG_LEVEL_FILE=debug` bring them back."""
+    return {
+        "DBT_WRITE_JSON": os.environ.get("DBT_WRITE_JSON", "false"),
+        "DBT_LOG_LEVEL_FILE": os.environ.get("DBT_LOG_LEVEL_FILE", "info"),
+    }
+
+
 def _build(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,
@@ -211,8 +224,9 @@ def _build(
         release_spark()
     # what detection and the alert charts import, while this step waits for dbt
     preloading = preload(then=(load_matplotlib,))
-    with _environment({**window.dbt_env(), **parse_state_env(settings.warehouse)}):
-        invocation = dbt.cli(args, context=context)
+    with _environment({**window.dbt_env(), **parse_state_env(settings.warehouse), **_quiet()}):
+        with handed_to_dagster_dbt():  # the dbt process `firewatch run` started, if any
+            invocation = dbt.cli(args, context=context)
         try:
             for event in invocation.stream():
                 if isinstance(event, dg.Output):

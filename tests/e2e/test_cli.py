@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dagster_project.cli.main import main
+from dagster_project.runtime import dbt_process
 from tests.support.tiny_landing import write_tiny_landing
 from tests.support.warehouse import query
 
@@ -17,12 +18,15 @@ def test_run_prints_summary_then_rejects_bad_input_keeping_the_warehouse(
 ) -> None:
     raw, warehouse = tmp_path / "raw", tmp_path / "w.duckdb"
     write_tiny_landing(raw)
+    handed = dbt_process.handed
     assert (
         main(["run", "--raw-dir", str(raw), "--warehouse", str(warehouse), "--as-of", "2025-05-31"])
         == 0
     )
     out = capsys.readouterr()
     assert "totals: spend 490, sessions 4, leads 3" in out.out
+    # dbt ran in the process started before Dagster loaded, and none is left waiting
+    assert dbt_process.handed == handed + 1 and dbt_process._waiting is None
     assert "load" in out.err and "dbt" in out.err  # progress lines
 
     # a later file with a bad number and a negative count

@@ -175,6 +175,59 @@ def test_nightly_tests_of_the_event_models_read_only_the_rebuilt_days(tiny: Path
     assert everything.returncode == 1 and "Got 1 result" in everything.stdout
 
 
+def test_a_new_night_parses_nothing_again(tiny: Path, dbt: Dbt) -> None:
+    """The night reaches dbt as environment variables; one read while dbt parses becomes part
+    of the parse state, and every night (a new value) re-parsed a model and rebuilt the whole
+    manifest (0.5 s a night). Read when the model runs, the night still lands in the SQL and a
+    bad one still fails the run."""
+    dbt.place(tiny)
+    night = {"FIREWATCH_AS_OF": "2025-05-30", "FIREWATCH_REPROCESS_FROM": "2025-05-30"}
+    assert dbt("parse", env=night).returncode == 0
+    next_night = {"FIREWATCH_AS_OF": "2025-05-31", "FIREWATCH_REPROCESS_FROM": "2025-05-31"}
+    parsed = dbt("parse", "--log-level", "debug", env=next_night)
+    assert parsed.returncode == 0, parsed.stdout[-3000:]
+    assert "no changes found, skipping parsing" in parsed.stdout, parsed.stdout[-3000:]
+    compiled = dbt("compile", "--select", "int_run_context", env=next_night)
+    assert compiled.returncode == 0, compiled.stdout[-3000:]
+    assert "cast('2025-05-31' as date)" in compiled.stdout
+    bad = dbt("compile", "--select", "int_run_context", env={"FIREWATCH_AS_OF": "2025-5-31"})
+    assert bad.returncode != 0
+    assert "as_of must be a date YYYY-MM-DD, got 2025-5-31" in bad.stdout
+
+
+def test_a_night_asks_dbt_for_its_log_at_info_and_no_json_artifacts(
+    tiny: Path, dbt: Dbt, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the dbt step sets (defs/dbt.py `_quiet`) is what this dbt obeys: no manifest.json
+    or run_results.json, dbt.log without its debug lines; a person's own setting wins."""
+    from dagster_project.defs.dbt import _quiet
+
+    monkeypatch.delenv("DBT_WRITE_JSON", raising=False)
+    monkeypatch.setenv("DBT_LOG_LEVEL_FILE", "debug")
+    assert _quiet() == {"DBT_WRITE_JSON": "false", "DBT_LOG_LEVEL_FILE": "debug"}
+    monkeypatch.delenv("DBT_LOG_LEVEL_FILE")
+    dbt.place(tiny)
+    shutil.rmtree(dbt.target / "logs", ignore_errors=True)
+    for artifact in ("manifest.json", "run_results.json"):
+        (dbt.target / artifact).unlink(missing_ok=True)
+    logs = dbt.target / "logs"
+    built = dbt(
+        "build",
+        "--select",
+        "metric_catalog",
+        env={**_quiet(), "DBT_LOG_PATH": str(logs), "DBT_LOG_FORMAT": "json"},
+    )
+    assert built.returncode == 0, built.stdout[-3000:]
+    assert not (dbt.target / "manifest.json").exists()
+    assert not (dbt.target / "run_results.json").exists()
+    levels = {
+        json.loads(line)["info"]["level"]
+        for line in (logs / "dbt.log").read_text().splitlines()
+        if line.startswith("{")
+    }
+    assert "info" in levels and "debug" not in levels
+
+
 # Last in the module: vars are part of dbt's parse state, so a command with new vars parses
 # the whole project again, and so would the command after it.
 def test_configuration_written_into_sql_is_checked_or_quoted(dbt: Dbt) -> None:

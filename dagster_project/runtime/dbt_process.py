@@ -1,0 +1,136 @@
+"""A dbt process started at the beginning of `firewatch run` and handed to the night's dbt step.
+
+dbt's own start (Python importing dbt-core and the adapter: about 1.7 s of one core) used to
+begin when the dbt step did, after Dagster had loaded. Started first, it imports on the second
+core while this process loads Dagster and the loader runs; the dbt step then sends it the
+command line, environment and folder dagster-dbt would have started `dbt` with, and reads its
+output as it would read that process's. Nothing else changes: the same dbt, arguments and
+variables, the same exit code, and dagster-dbt can interrupt it as its own.
+
+A run started elsewhere (the Dagster UI, the schedule's daemon) has no waiting process and
+starts `dbt` as before. This module imports nothing heavy: the CLI calls `start()` before it
+imports Dagster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+# The child: import dbt (and the adapter of the target, when it is DuckDB's), then wait for
+# one line {"args", "env", "cwd"} and run dbt as the `dbt` script does. An empty line or EOF
+# (the parent ended, or the run did not reach dbt) ends it without running anything.
+_CHILD = """
+import json, os, sys
+from dbt.cli.main import cli
+if os.environ.get("FIREWATCH_DBT_TARGET", "duckdb") == "duckdb":
+    try:
+        import dbt.adapters.duckdb
+    except ImportError:
+        pass
+line = sys.stdin.readline()
+if not line.strip():
+    sys.exit(0)
+order = json.loads(line)
+os.environ.clear()
+os.environ.update(order["env"])
+os.chdir(order["cwd"])
+sys.argv = [order["args"][0].removesuffix(".exe"), *order["args"][1:]]
+sys.exit(cli())
+"""
+
+_waiting: subprocess.Popen[bytes] | None = None
+handed = 0  # dbt commands this process handed to a waiting dbt (what tests look at)
+
+
+def dbt_executable() -> Path:
+    """The venv's own `dbt` (the one dagster-dbt is given in defs/dbt.py)."""
+    return Path(sys.executable).parent / "dbt"
+
+
+def start() -> None:
+    """Starts the waiting dbt process, once; does nothing where there is no venv `dbt`."""
+    global _waiting
+    if _waiting is not None and _waiting.poll() is None:
+        return
+    if not dbt_executable().exists():
+        return
+    _waiting = subprocess.Popen(
+        # -P: the child's path is the venv's, not the current folder's
+        [sys.executable, "-P", "-c", _CHILD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop() -> None:
+    """Ends a process that was never handed a command (the run stopped before dbt)."""
+    global _waiting
+    process, _waiting = _waiting, None
+    if process is None:
+        return
+    with suppress(OSError, ValueError):
+        if process.stdin is not None:
+            process.stdin.close()  # EOF: the child leaves without running dbt
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+def take(args: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[str]) -> Any:
+    """The waiting process, now running `args` (None if there is none, it has ended, or the
+    command is not the venv's dbt): a Popen whose output is dbt's."""
+    global _waiting, handed
+    process = _waiting
+    if process is None or process.poll() is not None or process.stdin is None:
+        return None
+    if not args or Path(args[0]) != dbt_executable():
+        return None
+    _waiting = None
+    order = {"args": list(args), "env": dict(env), "cwd": os.fspath(cwd)}
+    try:
+        process.stdin.write((json.dumps(order) + "\n").encode())
+        process.stdin.close()
+        process.stdin = None  # as if started without one (communicate() flushes an open one)
+    except OSError:  # it died meanwhile: dbt starts the usual way
+        process.kill()
+        return None
+    process.args = list(args)  # what dagster-dbt shows as the dbt command
+    handed += 1
+    return process
+
+
+@contextmanager
+def handed_to_dagster_dbt() -> Iterator[None]:
+    """While dagster-dbt starts its dbt invocation, its `subprocess.Popen` takes the waiting
+    process when there is one (dagster-dbt 0.29 starts dbt with `subprocess.Popen` in
+    `dagster_dbt.core.dbt_cli_invocation`; tests/unit/test_dbt_process.py checks it still does)."""
+    if _waiting is None:
+        yield
+        return
+    from dagster_dbt.core import dbt_cli_invocation as module
+
+    def popen(args: Sequence[str], **kwargs: Any) -> Any:
+        taken = take(args, kwargs.get("env") or os.environ, kwargs.get("cwd") or os.getcwd())
+        return taken if taken is not None else subprocess.Popen(args, **kwargs)
+
+    shim = SimpleNamespace(**{name: getattr(subprocess, name) for name in subprocess.__all__})
+    shim.Popen = popen
+    real = module.subprocess
+    module.subprocess = shim  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        module.subprocess = real
