@@ -8,9 +8,10 @@ Pure Python over a pandas catalog frame; no Dagster, no database.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .rule import CENSORED_DIMENSIONS, CENSORED_METRICS, Rule, RuleError
 
@@ -46,25 +47,32 @@ def _split_list(value: object) -> tuple[str, ...]:
 
 
 def _optional_str(value: object) -> str | None:
-    import pandas as pd
-
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+    # pandas' NA exists only once pandas is imported: records read without it never hold one
+    pandas = sys.modules.get("pandas")
+    if (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or (pandas is not None and value is pandas.NA)
+    ):
         return None
     text = str(value).strip()
     return text or None
 
 
-def catalog_index(catalog: pd.DataFrame) -> dict[str, MetricInfo]:
-    """The catalog frame as MetricInfo by metric id. Accepts the warehouse's column names
+def catalog_index(catalog: pd.DataFrame | Sequence[Mapping[str, Any]]) -> dict[str, MetricInfo]:
+    """The catalog (a frame, or rows as dicts: the night's first check reads it without
+    pandas) as MetricInfo by metric id. Accepts the warehouse's column names
     (numerator_component, denominator_component) and the macro's (numerator, denominator)."""
-    if "metric_id" not in catalog.columns:
+    if isinstance(catalog, Sequence):
+        records, columns = catalog, set(catalog[0]) if catalog else set()
+    else:
+        records, columns = catalog.to_dict("records"), set(catalog.columns)
+    if "metric_id" not in columns:
         raise RuleError("metric catalog has no metric_id column")
-    num_col = "numerator_component" if "numerator_component" in catalog.columns else "numerator"
-    den_col = (
-        "denominator_component" if "denominator_component" in catalog.columns else "denominator"
-    )
+    num_col = "numerator_component" if "numerator_component" in columns else "numerator"
+    den_col = "denominator_component" if "denominator_component" in columns else "denominator"
     out: dict[str, MetricInfo] = {}
-    for row in catalog.to_dict("records"):
+    for row in records:
         metric_id = str(row["metric_id"])
         lag = row.get("maturity_lag_days")
         lag_days = 0 if _optional_str(lag) is None else int(lag)

@@ -78,7 +78,9 @@ def _per_side(name: object, field_name: str, value: Any, missing: Any) -> tuple[
 
 
 def parse_rules(
-    data: Any, catalog: pd.DataFrame | Mapping[str, MetricInfo], source: str = "rules"
+    data: Any,
+    catalog: pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, MetricInfo],
+    source: str = "rules",
 ) -> list[Rule]:
     """Rules from parsed YAML: ``{defaults: {...}, rules: [...]}`` or a bare list of rules."""
     metrics = catalog if isinstance(catalog, Mapping) else catalog_index(catalog)
@@ -117,7 +119,8 @@ def parse_rules(
 
 
 def load_rules(
-    path: str | os.PathLike[str] | None, catalog: pd.DataFrame | Mapping[str, MetricInfo]
+    path: str | os.PathLike[str] | None,
+    catalog: pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, MetricInfo],
 ) -> list[Rule]:
     """Reads and validates the rule file; raises RuleError naming the rule and field."""
     file = rules_path(path)
