@@ -29,19 +29,23 @@ def _run(args: argparse.Namespace) -> int:
     )
     from dagster_project.runtime import dbt_process
 
-    dbt_process.start()  # dbt imports on the other core while this process loads Dagster
-    from dagster_project.cli.run import run_nightly
+    # dbt imports on the other core while this process loads Dagster
+    dbt_process.start(target=args.target)
+    try:
+        from dagster_project.cli.run import run_nightly
 
-    return run_nightly(
-        raw_dir=args.raw_dir,
-        warehouse=args.warehouse,
-        target=args.target,
-        raw_source=args.raw_source,
-        as_of=args.as_of.isoformat() if args.as_of else "",
-        full_refresh=args.full_refresh,
-        accept_drop=args.accept_drop,
-        verbose=args.verbose,
-    )
+        return run_nightly(
+            raw_dir=args.raw_dir,
+            warehouse=args.warehouse,
+            target=args.target,
+            raw_source=args.raw_source,
+            as_of=args.as_of.isoformat() if args.as_of else "",
+            full_refresh=args.full_refresh,
+            accept_drop=args.accept_drop,
+            verbose=args.verbose,
+        )
+    finally:
+        dbt_process.stop()  # unused (the run stopped before dbt, or never started)
 
 
 def build_parser() -> argparse.ArgumentParser:

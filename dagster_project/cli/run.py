@@ -141,7 +141,7 @@ def run_nightly(
 ) -> int:
     """The nightly job in this process; its dbt step takes a dbt process started before the
     definitions load (`firewatch run` starts it before importing Dagster)."""
-    dbt_process.start()
+    dbt_process.start(target=target)
     try:
         return _run_nightly(
             raw_dir,

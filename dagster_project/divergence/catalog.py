@@ -2,7 +2,8 @@
 by metric id, and `validate_rule`, which checks a rule against it (metrics exist, share the rule's
 dimensions and grain, `outcome_bad` is not the outcome's good direction).
 
-Pure Python over a pandas catalog frame; no Dagster, no database.
+Pure Python over the catalog as a pandas frame or as rows (dicts by column); no Dagster, no
+database.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def catalog_index(catalog: pd.DataFrame | Sequence[Mapping[str, Any]]) -> dict[s
     pandas) as MetricInfo by metric id. Accepts the warehouse's column names
     (numerator_component, denominator_component) and the macro's (numerator, denominator)."""
     if isinstance(catalog, Sequence):
-        records, columns = catalog, set(catalog[0]) if catalog else set()
+        # no rows: a catalog without metrics (rules then name their unknown metrics)
+        records, columns = catalog, set(catalog[0]) if catalog else {"metric_id"}
     else:
         records, columns = catalog.to_dict("records"), set(catalog.columns)
     if "metric_id" not in columns:

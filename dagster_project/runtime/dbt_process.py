@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -47,6 +48,7 @@ sys.exit(cli())
 """
 
 _waiting: subprocess.Popen[bytes] | None = None
+_lock = threading.RLock()
 handed = 0  # dbt commands this process handed to a waiting dbt (what tests look at)
 
 
@@ -55,82 +57,112 @@ def dbt_executable() -> Path:
     return Path(sys.executable).parent / "dbt"
 
 
-def start() -> None:
-    """Starts the waiting dbt process, once; does nothing where there is no venv `dbt`."""
+def start(target: str | None = None) -> None:
+    """Starts the waiting dbt process, once; does nothing where there is no venv `dbt`.
+    `target`: the dbt target the run will use (else FIREWATCH_DBT_TARGET), for which adapter
+    it imports ahead."""
     global _waiting
-    if _waiting is not None and _waiting.poll() is None:
+    with _lock:
+        if _waiting is not None and _waiting.poll() is None:
+            return
+        _end(_waiting)  # one that died (it never ran anything)
+        _waiting = None
+        if not dbt_executable().exists():
+            return
+        env = dict(os.environ)
+        if target:
+            env["FIREWATCH_DBT_TARGET"] = target
+        _waiting = subprocess.Popen(
+            # -P: the child's path is the venv's, not the current folder's
+            [sys.executable, "-P", "-c", _CHILD],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+def _end(process: subprocess.Popen[bytes] | None) -> None:
+    """Kills and reaps a child that was never handed a command (it has only imported dbt), and
+    closes its pipes."""
+    if process is None:
         return
-    if not dbt_executable().exists():
-        return
-    _waiting = subprocess.Popen(
-        # -P: the child's path is the venv's, not the current folder's
-        [sys.executable, "-P", "-c", _CHILD],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    with suppress(OSError):
+        process.kill()
+    process.wait()
+    for pipe in (process.stdin, process.stdout):
+        with suppress(OSError, ValueError):
+            if pipe is not None:
+                pipe.close()
 
 
 def stop() -> None:
     """Ends a process that was never handed a command (the run stopped before dbt)."""
     global _waiting
-    process, _waiting = _waiting, None
-    if process is None:
-        return
-    with suppress(OSError, ValueError):
-        if process.stdin is not None:
-            process.stdin.close()  # EOF: the child leaves without running dbt
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    if process.stdout is not None:
-        process.stdout.close()
+    with _lock:
+        process, _waiting = _waiting, None
+    _end(process)
 
 
-def take(args: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[str]) -> Any:
+def take(
+    args: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[str]
+) -> subprocess.Popen[bytes] | None:
     """The waiting process, now running `args` (None if there is none, it has ended, or the
     command is not the venv's dbt): a Popen whose output is dbt's."""
     global _waiting, handed
-    process = _waiting
-    if process is None or process.poll() is not None or process.stdin is None:
-        return None
-    if not args or Path(args[0]) != dbt_executable():
-        return None
-    _waiting = None
-    order = {"args": list(args), "env": dict(env), "cwd": os.fspath(cwd)}
-    try:
-        process.stdin.write((json.dumps(order) + "\n").encode())
-        process.stdin.close()
-        process.stdin = None  # as if started without one (communicate() flushes an open one)
-    except OSError:  # it died meanwhile: dbt starts the usual way
-        process.kill()
-        return None
-    process.args = list(args)  # what dagster-dbt shows as the dbt command
-    handed += 1
-    return process
+    with _lock:
+        process = _waiting
+        if process is None or process.stdin is None:
+            return None
+        if not args or Path(args[0]) != dbt_executable():
+            return None
+        _waiting = None
+        if process.poll() is not None:  # it died: dbt starts the usual way
+            _end(process)
+            return None
+        order = {"args": list(args), "env": dict(env), "cwd": os.fspath(cwd)}
+        try:
+            process.stdin.write((json.dumps(order) + "\n").encode())
+            process.stdin.close()
+            process.stdin = None  # as if started without one (communicate() flushes an open one)
+        except OSError:  # it died meanwhile: dbt starts the usual way
+            _end(process)
+            return None
+        process.args = list(args)  # what dagster-dbt shows as the dbt command
+        handed += 1
+        return process
+
+
+# How dagster-dbt 0.29 starts dbt; the waiting process stands in only for exactly this.
+_DAGSTER_DBT_POPEN = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
 
 
 @contextmanager
 def handed_to_dagster_dbt() -> Iterator[None]:
     """While dagster-dbt starts its dbt invocation, its `subprocess.Popen` takes the waiting
     process when there is one (dagster-dbt 0.29 starts dbt with `subprocess.Popen` in
-    `dagster_dbt.core.dbt_cli_invocation`; tests/unit/test_dbt_process.py checks it still does)."""
+    `dagster_dbt.core.dbt_cli_invocation`; tests/unit/test_dbt_process.py checks it still does).
+    A call with other options (a later dagster-dbt) starts dbt the usual way."""
     if _waiting is None:
         yield
         return
     from dagster_dbt.core import dbt_cli_invocation as module
 
     def popen(args: Sequence[str], **kwargs: Any) -> Any:
-        taken = take(args, kwargs.get("env") or os.environ, kwargs.get("cwd") or os.getcwd())
-        return taken if taken is not None else subprocess.Popen(args, **kwargs)
+        options = {k: v for k, v in kwargs.items() if k not in ("env", "cwd")}
+        if options == _DAGSTER_DBT_POPEN and "env" in kwargs and "cwd" in kwargs:
+            taken = take(args, kwargs["env"], kwargs["cwd"])
+            if taken is not None:
+                return taken
+        return subprocess.Popen(args, **kwargs)
 
     shim = SimpleNamespace(**{name: getattr(subprocess, name) for name in subprocess.__all__})
     shim.Popen = popen
-    real = module.subprocess
-    module.subprocess = shim  # type: ignore[assignment]
+    with _lock:  # one step at a time borrows it (the in-process executor runs one anyway)
+        real = module.subprocess
+        module.subprocess = shim  # type: ignore[assignment]
     try:
         yield
     finally:
-        module.subprocess = real
+        with _lock:
+            module.subprocess = real

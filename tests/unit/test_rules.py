@@ -240,3 +240,20 @@ def test_min_effect_per_side() -> None:
     ):
         with pytest.raises(RuleError, match=message):
             parse_rules([{**base, "min_effect": bad}], catalog)
+
+
+def test_the_catalog_as_rows_reads_as_the_catalog_as_a_frame(catalog: pd.DataFrame) -> None:
+    """The rules check before dbt reads the catalog as rows, without pandas (preflight.py);
+    detection reads it as a frame. Both must give the same metrics, NULLs included."""
+    frame = catalog.copy()
+    frame.loc[frame.index[0], "denominator_component"] = None  # a NULL as the warehouse gives
+    as_frame = catalog_index(frame)
+    rows = [
+        {k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in record.items()}
+        for record in frame.to_dict("records")
+    ]
+    assert catalog_index(rows) == as_frame
+    assert len(as_frame) == len(frame) > 5
+    assert catalog_index([]) == {}  # no rows: no metrics (each rule names its unknown one)
+    with pytest.raises(RuleError, match="no metric_id column"):
+        catalog_index([{"label": "x"}])
