@@ -30,8 +30,7 @@ def _run(args: argparse.Namespace) -> int:
     from dagster_project.runtime import dbt_process
 
     # dbt imports on the other core while this process loads Dagster
-    dbt_process.start(target=args.target)
-    try:
+    with dbt_process.waiting(target=args.target):
         from dagster_project.cli.run import run_nightly
 
         return run_nightly(
@@ -44,8 +43,6 @@ def _run(args: argparse.Namespace) -> int:
             accept_drop=args.accept_drop,
             verbose=args.verbose,
         )
-    finally:
-        dbt_process.stop()  # unused (the run stopped before dbt, or never started)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -140,92 +140,66 @@ def run_nightly(
     verbose: bool = False,
 ) -> int:
     """The nightly job in this process; its dbt step takes a dbt process started before the
-    definitions load (`firewatch run` starts it before importing Dagster)."""
-    dbt_process.start(target=target)
-    try:
-        return _run_nightly(
-            raw_dir,
-            warehouse,
-            as_of,
-            target=target,
-            raw_source=raw_source,
-            full_refresh=full_refresh,
-            accept_drop=accept_drop,
-            quiet=quiet,
-            verbose=verbose,
+    definitions load (`firewatch run` starts it before importing Dagster), and one not taken
+    ends with the run."""
+    with dbt_process.waiting(target=target):
+        settings = Settings.from_env(
+            raw_dir=raw_dir, warehouse=warehouse, target=target, raw_source=raw_source
         )
-    finally:
-        dbt_process.stop()  # not handed to dbt: the run stopped before its dbt step
-
-
-def _run_nightly(
-    raw_dir: str | Path | None,
-    warehouse: str | Path | None,
-    as_of: str,
-    *,
-    target: str | None,
-    raw_source: str | None,
-    full_refresh: bool,
-    accept_drop: bool,
-    quiet: bool,
-    verbose: bool,
-) -> int:
-    settings = Settings.from_env(
-        raw_dir=raw_dir, warehouse=warehouse, target=target, raw_source=raw_source
-    )
-    settings.export()
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    progress = LogProgress() if quiet else ConsoleProgress()
-    defs = build_definitions(settings, progress=progress)
-    job = defs.resolve_job_def(NIGHTLY_JOB)
-    night = _night(settings, as_of)
-    if night < settings.partitions_start:
-        print(
-            f"{night} is before the first partition ({settings.partitions_start}); set "
-            "FIREWATCH_PARTITIONS_START to an earlier date.",
-            file=sys.stderr,
-        )
-        return 2
-    # Dagster's console log only with --verbose: a failure is summed up in one block below.
-    level = "WARNING" if verbose else "CRITICAL"
-    run_config = {"loggers": {"console": {"config": {"log_level": level}}}}
-    tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
-    if accept_drop:  # control totals that fell against the last accepted night are accepted
-        tags[ACCEPT_DROP_TAG] = "true"
-    # The run lock from before the job until after the summary: a person's queue command that
-    # waits for the run must not take the warehouse between the job's end and the summary.
-    with hold_run_lock(settings.warehouse), hold_engine(settings):
-        # dagster-dbt echoes every dbt log line to stdout; keep it in a file beside the warehouse so
-        # the terminal shows progress and the summary, and the detail is still there when needed.
-        log_path = settings.warehouse.with_suffix(".run.log")
-        _keep_previous_log(log_path)
-        with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
-            instance = _instance(persist=not quiet)
-            result = job.execute_in_process(
-                run_config=run_config,
-                raise_on_error=False,
-                instance=instance,
-                partition_key=night,
-                tags=tags,
+        settings.export()
+        settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+        progress = LogProgress() if quiet else ConsoleProgress()
+        defs = build_definitions(settings, progress=progress)
+        job = defs.resolve_job_def(NIGHTLY_JOB)
+        night = _night(settings, as_of)
+        if night < settings.partitions_start:
+            print(
+                f"{night} is before the first partition ({settings.partitions_start}); set "
+                "FIREWATCH_PARTITIONS_START to an earlier date.",
+                file=sys.stderr,
             )
-            failures = _failures(result)
-            for step, _, full in failures:
-                print(f"\n--- step {step} failed ---\n{full}")
-        if not verbose:
-            for warning in _warnings(instance, result.run_id):
-                print(f"warning: {warning}", file=sys.stderr)
-        if not result.success:
-            dbt_ran = any(
-                event.step_key and event.step_key.startswith("firewatch_")
-                for event in result.all_events
-                if event.is_step_start
-            )
-            print(refusal_block(failures, log_path, dbt_ran), file=sys.stderr)
-            # the daemon's failure sensor does this for scheduled runs; cron users get it here
-            messages = _failure_messages(result) or ["the run failed"]
-            notify_run_failure(
-                NIGHTLY_JOB, result.run_id, "\n".join(messages), warehouse=settings.warehouse
-            )
-            return 1
-        print(warehouse_summary(settings.location))
-        return 0
+            return 2
+        # Dagster's console log only with --verbose: a failure is summed up in one block below.
+        level = "WARNING" if verbose else "CRITICAL"
+        run_config = {"loggers": {"console": {"config": {"log_level": level}}}}
+        tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
+        if accept_drop:  # control totals that fell against the last accepted night are accepted
+            tags[ACCEPT_DROP_TAG] = "true"
+        # The run lock from before the job until after the summary: a person's queue command that
+        # waits for the run must not take the warehouse between the job's end and the summary.
+        with hold_run_lock(settings.warehouse), hold_engine(settings):
+            # dagster-dbt echoes every dbt log line to stdout; keep it in a file beside the
+            # warehouse so the terminal shows progress and the summary, and the detail is still
+            # there when needed.
+            log_path = settings.warehouse.with_suffix(".run.log")
+            _keep_previous_log(log_path)
+            with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+                instance = _instance(persist=not quiet)
+                result = job.execute_in_process(
+                    run_config=run_config,
+                    raise_on_error=False,
+                    instance=instance,
+                    partition_key=night,
+                    tags=tags,
+                )
+                failures = _failures(result)
+                for step, _, full in failures:
+                    print(f"\n--- step {step} failed ---\n{full}")
+            if not verbose:
+                for warning in _warnings(instance, result.run_id):
+                    print(f"warning: {warning}", file=sys.stderr)
+            if not result.success:
+                dbt_ran = any(
+                    event.step_key and event.step_key.startswith("firewatch_")
+                    for event in result.all_events
+                    if event.is_step_start
+                )
+                print(refusal_block(failures, log_path, dbt_ran), file=sys.stderr)
+                # the daemon's failure sensor does this for scheduled runs; cron users get it here
+                messages = _failure_messages(result) or ["the run failed"]
+                notify_run_failure(
+                    NIGHTLY_JOB, result.run_id, "\n".join(messages), warehouse=settings.warehouse
+                )
+                return 1
+            print(warehouse_summary(settings.location))
+            return 0

@@ -8,7 +8,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -29,7 +28,7 @@ from packaging import version
 from dagster_project.brief.chart import load_matplotlib
 from dagster_project.defs.partitions import is_full_refresh, run_window
 from dagster_project.defs.progress import Progress
-from dagster_project.runtime.dbt_process import handed_to_dagster_dbt
+from dagster_project.runtime.dbt_process import dbt_executable, handed_to_dagster_dbt
 from dagster_project.runtime.preload import preload
 from dagster_project.settings import DBT_PROJECT_DIR, Settings
 from dagster_project.warehouse.rebuild import needs_full_rebuild, record_build
@@ -106,7 +105,7 @@ class VenvDbtCliResource(DbtCliResource):
 
 def dbt_resource() -> DbtCliResource:
     # The venv's own dbt, so a test or cron job outside an activated venv still finds it.
-    executable = Path(sys.executable).parent / "dbt"
+    executable = dbt_executable()
     if executable.exists():
         return VenvDbtCliResource(
             project_dir=DBT_PROJECT,

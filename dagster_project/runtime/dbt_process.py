@@ -104,6 +104,17 @@ def stop() -> None:
     _end(process)
 
 
+@contextmanager
+def waiting(target: str | None = None) -> Iterator[None]:
+    """A waiting dbt process for what runs inside (one already waiting is kept); one not
+    handed to dbt by the end (the run stopped before its dbt step) is ended."""
+    start(target=target)
+    try:
+        yield
+    finally:
+        stop()
+
+
 def take(
     args: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[str]
 ) -> subprocess.Popen[bytes] | None:
