@@ -519,7 +519,7 @@ def _in_dbt_step(name: str, *files: str) -> bool:
 def test_no_secret_reaches_logs_metadata_the_warehouse_or_messages(night: Night) -> None:
     assert night.first_rc == 0 and night.failed_rc == 1
     texts = _texts(night)
-    # the places are real: the event log, dbt's run results, the run log and the failure
+    # the places are real: the event log, dbt's log, the run log and the failure
     assert any(name.endswith(".db") for name in texts), "no Dagster event log found"
     assert any(_in_dbt_step(name, "dbt.log") for name in texts), "no dbt log found"
     # and what a night does not write (defs/dbt.py `_quiet`): dbt's JSON artifacts
