@@ -87,10 +87,11 @@ postgres-test: $(MANIFEST)
 
 # The Spark suite alone (docs/engines.md; `make test` runs it too): copies the tiny landing's raw
 # tables to Parquet tables of a local metastore, builds the dbt project there and compares every
-# public mart, and what the checks read back, with DuckDB's; and the dbt unit tests on Spark,
-# which `make test` leaves out for CI's time (about 13 min on 2 cores).
+# public mart, and what the checks read back, with DuckDB's; and the dbt unit tests and the
+# planted landing's second night on Spark, which `make test` leaves out for CI's time
+# (FIREWATCH_SPARK_FULL; about 13 min on 2 cores).
 spark-test: $(MANIFEST) $(SPARK_STAMP)
-	FIREWATCH_SPARK_UNIT_TESTS=1 $(BIN)/python -m pytest -q -rs -n 2 --dist loadfile tests/e2e/test_spark_equality.py tests/e2e/test_spark_pipeline.py
+	FIREWATCH_SPARK_FULL=1 $(BIN)/python -m pytest -q -rs -n 2 --dist loadfile tests/e2e/test_spark_equality.py tests/e2e/test_spark_pipeline.py
 
 # The night on a throwaway PostgreSQL (docs/engines.md): a server of its own, `firewatch run
 # --target postgres` on the sample landing `make demo` generated, the queue, then the server and

@@ -28,9 +28,14 @@ def _run(args: argparse.Namespace) -> int:
         flush=True,
     )
     from dagster_project.runtime import dbt_process
+    from dagster_project.settings import Settings
 
-    # dbt imports on the other core while this process loads Dagster
-    with dbt_process.waiting(target=args.target):
+    settings = Settings.from_env(
+        raw_dir=args.raw_dir, warehouse=args.warehouse, target=args.target,
+        raw_source=args.raw_source,
+    )  # fmt: skip
+    # dbt imports and warms up on the other core while this process loads Dagster
+    with dbt_process.waiting_for(settings):
         from dagster_project.cli.run import run_nightly
 
         return run_nightly(

@@ -142,11 +142,10 @@ def run_nightly(
     """The nightly job in this process; its dbt step takes a dbt process started before the
     definitions load (`firewatch run` starts it before importing Dagster), and one not taken
     ends with the run."""
-    with dbt_process.waiting(target=target):
-        settings = Settings.from_env(
-            raw_dir=raw_dir, warehouse=warehouse, target=target, raw_source=raw_source
-        )
-        settings.export()
+    settings = Settings.from_env(
+        raw_dir=raw_dir, warehouse=warehouse, target=target, raw_source=raw_source
+    )
+    with dbt_process.waiting_for(settings):
         settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
         progress = LogProgress() if quiet else ConsoleProgress()
         defs = build_definitions(settings, progress=progress)

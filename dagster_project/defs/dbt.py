@@ -4,7 +4,6 @@ The manifest is built at set-up (`make manifest`, i.e. `dbt parse`) and only rea
 at import would cost every Dagster process tens of seconds.
 """
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ from dagster_project.brief.chart import load_matplotlib
 from dagster_project.defs.partitions import is_full_refresh, run_window
 from dagster_project.defs.progress import Progress
 from dagster_project.runtime.dbt_process import dbt_executable, handed_to_dagster_dbt
+from dagster_project.runtime.dbt_warmup import DBT_TARGET_DIR, partial_parse_state
 from dagster_project.runtime.preload import preload
 from dagster_project.settings import DBT_PROJECT_DIR, Settings
 from dagster_project.warehouse.rebuild import needs_full_rebuild, record_build
@@ -131,16 +131,6 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def partial_parse_state(warehouse: Path) -> Path:
-    """Where dbt's partial-parse state for one warehouse (and dbt target) is kept: dbt counts
-    the warehouse path as part of the profile, so a state written for another warehouse makes
-    it parse the whole project again (10 s of CPU), and two warehouses sharing one file kept
-    overwriting each other's."""
-    target = os.environ.get("FIREWATCH_DBT_TARGET", "duckdb")
-    key = hashlib.sha256(f"{target}|{Path(warehouse).resolve()}".encode()).hexdigest()[:16]
-    return MANIFEST_PATH.parent / "partial_parse" / f"{key}.msgpack"
-
-
 def parse_state_env(warehouse: Path) -> dict[str, str]:
     """The variable that points dbt at the warehouse's kept partial-parse state (dbt reads it
     from there and writes the new one into the invocation's target folder); none before the
@@ -168,7 +158,7 @@ def keep_partial_parse(
     be lost, and every invocation would parse the whole project again (two per night).
     """
     source = invocation_target / "partial_parse.msgpack"
-    project_target = MANIFEST_PATH.parent
+    project_target = DBT_TARGET_DIR
     destination = project_target / "partial_parse.msgpack"
     if source.exists() and warehouse is not None:
         _replace_with(source, partial_parse_state(warehouse))

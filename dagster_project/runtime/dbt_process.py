@@ -23,11 +23,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# The child: import dbt (and the adapter of the target, when it is DuckDB's), then wait for
-# one line {"args", "env", "cwd"} and run dbt as the `dbt` script does. An empty line or EOF
-# (the parent ended, or the run did not reach dbt) ends it without running anything.
+from dagster_project.runtime.dbt_warmup import night_state
+
+if TYPE_CHECKING:
+    from dagster_project.settings import Settings
+
+# The child: import dbt (and the adapter of the target, when it is DuckDB's), warm itself with a
+# quiet parse from the warehouse's partial-parse state when it is given one (dbt_warmup.py),
+# then wait for one line {"args", "env", "cwd"} and run dbt as the `dbt` script does. An empty
+# line or EOF (the parent ended, or the run did not reach dbt) ends it without running anything.
 _CHILD = """
 import json, os, sys
 from dbt.cli.main import cli
@@ -35,6 +41,13 @@ if os.environ.get("FIREWATCH_DBT_TARGET", "duckdb") == "duckdb":
     try:
         import dbt.adapters.duckdb
     except ImportError:
+        pass
+if os.environ.get("FIREWATCH_DBT_WARM_STATE"):
+    try:
+        from pathlib import Path
+        from dagster_project.runtime.dbt_warmup import warm_up
+        warm_up(Path(os.environ["FIREWATCH_DBT_WARM_STATE"]))
+    except Exception:
         pass
 line = sys.stdin.readline()
 if not line.strip():
@@ -50,6 +63,7 @@ sys.exit(cli())
 _waiting: subprocess.Popen[bytes] | None = None
 _lock = threading.RLock()
 handed = 0  # dbt commands this process handed to a waiting dbt (what tests look at)
+warmed_from: Path | None = None  # the state the last process started was told to warm with
 
 
 def dbt_executable() -> Path:
@@ -57,11 +71,12 @@ def dbt_executable() -> Path:
     return Path(sys.executable).parent / "dbt"
 
 
-def start(target: str | None = None) -> None:
+def start(target: str | None = None, warm_state: Path | None = None) -> None:
     """Starts the waiting dbt process, once; does nothing where there is no venv `dbt`.
     `target`: the dbt target the run will use (else FIREWATCH_DBT_TARGET), for which adapter
-    it imports ahead."""
-    global _waiting
+    it imports ahead; `warm_state`: the partial-parse state the night's dbt will read, to warm
+    the process with (its environment must be the night's: the warehouse exported)."""
+    global _waiting, warmed_from
     with _lock:
         if _waiting is not None and _waiting.poll() is None:
             return
@@ -72,6 +87,9 @@ def start(target: str | None = None) -> None:
         env = dict(os.environ)
         if target:
             env["FIREWATCH_DBT_TARGET"] = target
+        if warm_state is not None:
+            env["FIREWATCH_DBT_WARM_STATE"] = str(warm_state)
+        warmed_from = warm_state
         _waiting = subprocess.Popen(
             # -P: the child's path is the venv's, not the current folder's
             [sys.executable, "-P", "-c", _CHILD],
@@ -105,14 +123,23 @@ def stop() -> None:
 
 
 @contextmanager
-def waiting(target: str | None = None) -> Iterator[None]:
+def waiting(target: str | None = None, warm_state: Path | None = None) -> Iterator[None]:
     """A waiting dbt process for what runs inside (one already waiting is kept); one not
     handed to dbt by the end (the run stopped before its dbt step) is ended."""
-    start(target=target)
+    start(target=target, warm_state=warm_state)
     try:
         yield
     finally:
         stop()
+
+
+@contextmanager
+def waiting_for(settings: Settings) -> Iterator[None]:
+    """`waiting` for the night of `settings`, exported first: the process warms itself with
+    the night's environment (dbt's profile reads the warehouse from it)."""
+    settings.export()
+    with waiting(settings.target, night_state(settings.warehouse, settings.target)):
+        yield
 
 
 def take(

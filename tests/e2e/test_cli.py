@@ -9,6 +9,7 @@ import pytest
 
 from dagster_project.cli.main import main
 from dagster_project.runtime import dbt_process
+from dagster_project.runtime.dbt_warmup import partial_parse_state
 from tests.support.tiny_landing import write_tiny_landing
 from tests.support.warehouse import query
 
@@ -27,6 +28,10 @@ def test_run_prints_summary_then_rejects_bad_input_keeping_the_warehouse(
     assert "totals: spend 490, sessions 4, leads 3" in out.out
     # dbt ran in the process started before Dagster loaded, and none is left waiting
     assert dbt_process.handed == handed + 1 and dbt_process._waiting is None
+    # that process was to warm itself from the state this warehouse's nights keep (none before
+    # this first night; tests/integration/test_dbt_warmup.py: what it does with one)
+    assert dbt_process.warmed_from == partial_parse_state(warehouse)
+    assert partial_parse_state(warehouse).is_file()  # there for the next night
     assert "load" in out.err and "dbt" in out.err  # progress lines
 
     # a later file with a bad number and a negative count

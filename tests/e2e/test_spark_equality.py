@@ -103,7 +103,7 @@ def test_the_queue_verbs_run_on_spark_and_wait_for_the_night(night: Path, spark_
 
 
 @pytest.mark.skipif(
-    os.environ.get("FIREWATCH_SPARK_UNIT_TESTS") != "1",
+    os.environ.get("FIREWATCH_SPARK_FULL") != "1",
     reason="the dbt unit tests on Spark run in `make spark-test` (about 80 s; `make test` runs "
     "them on DuckDB and PostgreSQL, and the tiny night on Spark uses the same macros)",
 )

@@ -10,15 +10,21 @@ from pathlib import Path
 import pytest
 
 from dagster_project.defs import dbt as dbt_defs
+from dagster_project.runtime import dbt_warmup
 
 
 @pytest.fixture
 def target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "target"
     folder.mkdir()
-    monkeypatch.setattr(dbt_defs, "MANIFEST_PATH", folder / "manifest.json")
+    monkeypatch.setattr(dbt_defs, "DBT_TARGET_DIR", folder)
+    monkeypatch.setattr(dbt_warmup, "DBT_TARGET_DIR", folder)
     monkeypatch.delenv("FIREWATCH_DBT_TARGET", raising=False)
     return folder
+
+
+def test_the_states_are_kept_beside_the_manifest() -> None:
+    assert dbt_defs.MANIFEST_PATH.parent == dbt_warmup.DBT_TARGET_DIR
 
 
 def _invocation(root: Path, name: str, content: bytes) -> Path:
