@@ -5,6 +5,7 @@ their dbt logs) and how the loader took each table."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -190,11 +191,23 @@ def measure_dataset(
         )
     _save_catalog(warehouse, logs / "metric_catalog.parquet")
     link_tree(dataset.day_files, landing)
+    before = run_dir / "before_nightly.duckdb"
+    if with_floor:  # the nightly runs twice from this state, as the plain build runs twice
+        shutil.copyfile(warehouse, before)
     print(f"  {dataset.name}: nightly as of {day}", flush=True)
     out["nightly"] = firewatch_run("nightly", landing, warehouse, day, env, logs)
     if with_floor:
         print(f"  {dataset.name}: plain dbt build, as of {day}", flush=True)
         out["plain"] = plain_dbt_build(warehouse, day, env, logs, run_dir / "plain_target")
+        # The same night again from the same warehouse (its load log, build log and night
+        # totals are inside it): the best of two, like the plain build it is held against.
+        print(f"  {dataset.name}: nightly as of {day}, again", flush=True)
+        os.replace(before, warehouse)
+        warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)  # (none expected)
+        again = firewatch_run("nightly_again", landing, warehouse, day, env, logs)
+        nights = [out["nightly"], again]
+        out["nightly"] = min(nights, key=lambda m: m.seconds)
+        out["nightly"].extra["tries"] = [m.seconds for m in nights]
         # The incremental nightly must end where a build of all files would: the floor on the
         # whole landing folder as of D is that build's control_daily and web components.
         after = _floor_run(
