@@ -7,8 +7,9 @@ process took 1.57 s and a second one in the same process 0.14 s. The waiting pro
 first parse on its own core while Dagster loads, from the warehouse's kept partial-parse state;
 the night's `dbt build` then starts warm. Its files go to a temporary folder and its output
 nowhere, and it gives up rather than parse the whole project (about 10 s of CPU) when there is
-no state or the state does not fit. The build itself is dbt's as before: it reads the project,
-the profile and the state again and decides for itself.
+no state, the state does not fit or an override macro changed; the deprecations it saw are
+forgotten, so the build warns of them itself. The build itself is dbt's as before: it reads
+the project, the profile and the state again and decides for itself.
 
 Imports nothing heavy: dbt is imported by the caller.
 """
@@ -63,23 +64,31 @@ def _output_to_nowhere() -> Iterator[None]:
 def warm_up(state: Path, project_dir: Path = DBT_PROJECT_DIR) -> bool:
     """One quiet `dbt parse` of `project_dir` from the partial-parse `state` (profiles in the
     project's folder); True if it ran through. Never a whole parse, never a file outside a
-    temporary folder; any failure only means the build starts cold."""
+    temporary folder, nothing sent anywhere; any failure only means the build starts cold."""
     if not state.is_file():
         return False
+    from dbt import deprecations
     from dbt.cli.main import dbtRunner
     from dbt.parser.manifest import ManifestLoader
 
-    real = ManifestLoader.read_manifest_for_partial_parse
+    real_read = ManifestLoader.read_manifest_for_partial_parse
+    real_macros = ManifestLoader.skip_partial_parsing_because_of_macros
 
     def state_or_nothing(self: ManifestLoader):  # type: ignore[no-untyped-def]
-        manifest = real(self)
-        if manifest is None:
+        manifest = real_read(self)
+        if manifest is None:  # no state, or one that does not fit
             raise _WouldParseAll(str(state))
         return manifest
+
+    def macros_or_nothing(self: ManifestLoader) -> bool:
+        if real_macros(self):  # a changed override macro (generate_schema_name and the like)
+            raise _WouldParseAll(str(state))
+        return False
 
     saved = os.environ.get("DBT_PARTIAL_PARSE_FILE_PATH")
     os.environ["DBT_PARTIAL_PARSE_FILE_PATH"] = str(state)
     ManifestLoader.read_manifest_for_partial_parse = state_or_nothing  # type: ignore[method-assign]
+    ManifestLoader.skip_partial_parsing_because_of_macros = macros_or_nothing  # type: ignore[method-assign]
     try:
         with (
             tempfile.TemporaryDirectory(prefix="firewatch-dbt-warmup-") as folder,
@@ -87,13 +96,18 @@ def warm_up(state: Path, project_dir: Path = DBT_PROJECT_DIR) -> bool:
         ):
             result = dbtRunner().invoke(
                 ["parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
-                 "--target-path", folder, "--log-path", folder, "--quiet", "--no-write-json"]
+                 "--target-path", folder, "--log-path", folder, "--quiet", "--no-write-json",
+                 "--no-send-anonymous-usage-stats"]
             )  # fmt: skip
         return bool(result.success)
     except Exception:  # noqa: BLE001 (a warm-up that fails leaves a cold start, nothing else)
         return False
     finally:
-        ManifestLoader.read_manifest_for_partial_parse = real  # type: ignore[method-assign]
+        ManifestLoader.read_manifest_for_partial_parse = real_read  # type: ignore[method-assign]
+        ManifestLoader.skip_partial_parsing_because_of_macros = real_macros  # type: ignore[method-assign]
+        # dbt shows each deprecation once per process: the night's command must show its own
+        deprecations.reset_deprecations()
+        deprecations.buffered_deprecations.clear()
         if saved is None:
             os.environ.pop("DBT_PARTIAL_PARSE_FILE_PATH", None)
         else:

@@ -3,9 +3,22 @@ tests/e2e/test_cli.py)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
 
 from dagster_project.cli.main import main
+
+
+@pytest.fixture(autouse=True)
+def _environment_kept() -> Iterator[None]:
+    """`firewatch run` exports the night's settings before the (here replaced) run: they must
+    not reach the tests that run after these in the same process."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def test_as_of_must_be_a_date(capsys: pytest.CaptureFixture[str]) -> None:
