@@ -11,7 +11,8 @@ Hysteresis: hard to open, easier to keep.
 
 * Open: a finding of `detect` (Benjamini-Hochberg q <= fdr over the night, effect floors).
 * Hold: tonight's window against that fixed baseline shows the same divergence (the rule's
-  directions, both effects at their floors, a `flat` outcome still not following at fdr) with
+  directions, the outcome at its floor and the leading metric at `hold_leading_share` of its,
+  a `flat` outcome still not following at fdr) with
   the divergence p-value <= the rule's `hold_p` (default 0.2), unadjusted: one hypothesis per
   open episode, asked only because it already passed the adjusted test once. A night's
   discovery on the same rule and value holds it too (and keeps its anchor). A lead-cohort

@@ -81,6 +81,11 @@ class Rule:
     # discovery), and clears after `clear_after_nights` nights in a row without that.
     hold_p: float = 0.2
     clear_after_nights: int = 3
+    # While held, the leading metric needs only this share of min_effect (hysteresis: a +30%
+    # spend change reads +15-20% against the old baseline on some nights, under the 20% that
+    # opened it, while the outcome stays down); the outcome keeps its whole floor, so an episode
+    # clears when the outcome comes back within it or the leading metric falls back.
+    hold_leading_share: float = 0.5
     # How the outcome is judged: "fixed", its metric_series sums over mature periods;
     # "censored", a lead cohort's SQLs by age against the baseline's pace at the same ages, every
     # cohort of the window counting for what its age can say (divergence/censored.py).
@@ -141,6 +146,11 @@ class Rule:
                 fail("min_effect", f"must be a relative change in (0, 10], got {value!r}")
         if not _is_number(self.hold_p) or not 0 < self.hold_p < 1:
             fail("hold_p", f"must be a p-value level in (0, 1), got {self.hold_p!r}")
+        if not _is_number(self.hold_leading_share) or not 0 < self.hold_leading_share <= 1:
+            fail(
+                "hold_leading_share",
+                f"must be a share of min_effect in (0, 1], got {self.hold_leading_share!r}",
+            )
         value = self.clear_after_nights
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             fail("clear_after_nights", f"must be a whole number of nights >= 1, got {value!r}")

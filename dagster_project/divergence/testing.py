@@ -198,8 +198,9 @@ def judge(
     move the bad way by its floor (or, for `flat`, not to follow), q <= fdr, and the outcome's
     own q-value across the rule's values (`q_out`, `outcome_q_values`) <= fdr. `level`: the
     bound on `q_div` instead of fdr, and no `q_out` (holding an open episode passes its
-    unadjusted p and the rule's hold_p; a `flat` outcome's own test is still judged at fdr, and
-    it holds unless the outcome clearly followed)."""
+    unadjusted p and the rule's hold_p, the leading metric needs `hold_leading_share` of its
+    floor; a `flat` outcome's own test is still judged at fdr, and it holds unless the outcome
+    clearly followed)."""
     rule = plan.rule
     assert plan.outcome is not None
     out_info = plan.outcome.metric
@@ -219,8 +220,10 @@ def judge(
         out_bad = _signed(out.relative_change, rule.outcome_bad)  # "up" or "down" here
         out_ok = out_bad >= rule.outcome_floor
         out_reason = "outcome_below_min_effect"
+    # holding: the leading metric at the rule's share of its floor (hysteresis, rule.py)
+    lead_floor = rule.min_effect if level is None else rule.min_effect * rule.hold_leading_share
     checks = (
-        ("leading_below_min_effect", lead_good >= rule.min_effect),
+        ("leading_below_min_effect", lead_good >= lead_floor),
         (out_reason, out_ok),
         ("not_significant", q_div <= (fdr if level is None else level)),
         # NaN (a flat outcome, or holding) is no requirement

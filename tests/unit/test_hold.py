@@ -26,6 +26,7 @@ from dagster_project.warehouse.decisions import read_alerts, read_log, record_ac
 from tests.support.metric_frames import AS_OF, make_cohorts, make_series, synthetic_catalog
 
 RULE = "sessions_up_nobody_stays"
+RULE_SPEND = "spend_up_revenue_flat"  # its scenario in the synthetic frames has the same name
 KEY = (RULE, "channel", "paid_social")
 ONSET = AS_OF - timedelta(days=35)  # the change lasts the last 35 nights of the data
 
@@ -212,7 +213,14 @@ def test_rule_fields_for_holding(catalog) -> None:
     assert (rule.hold_p, rule.clear_after_nights) == (0.2, 3)  # old files: the defaults
     (rule,) = parse_rules({"defaults": {"clear_after_nights": 5}, "rules": [base]}, catalog)
     assert rule.clear_after_nights == 5
-    for bad in ({"clear_after_nights": 0}, {"clear_after_nights": 1.5}, {"hold_p": 1.0}):
+    assert rule.hold_leading_share == 0.5
+    for bad in (
+        {"clear_after_nights": 0},
+        {"clear_after_nights": 1.5},
+        {"hold_p": 1.0},
+        {"hold_leading_share": 0},
+        {"hold_leading_share": 1.5},
+    ):
         with pytest.raises(RuleError, match=next(iter(bad))):
             parse_rules([{**base, **bad}], catalog)
 
@@ -327,3 +335,41 @@ def _finding_for(key: tuple[str, str, str]) -> Finding:
         as_of=AS_OF,
         evidence={},
     )
+
+
+def _faded(seed: int, scenario: str, onset: date, fade: date, first: float, then: float):
+    """The scenario at `first` up to `fade` and at `then` from it on (the same seed's noise)."""
+    early = make_series(seed, scenario, "paid_social", onset, first)
+    late = make_series(seed, scenario, "paid_social", onset, then)
+    after = pd.to_datetime(early["period_start"]).dt.date >= fade
+    return pd.concat([early[~after], late[after]]).sort_index()
+
+
+def test_a_held_episode_keeps_going_while_the_leading_metric_stays_past_half_its_floor(
+    catalog, rules
+) -> None:
+    """Spend +40% from 63 days before the end, +15% for the last 28 (under the rule's 20% floor,
+    over half of it), revenue flat all along. Held with the leading metric at half its floor
+    (the default), no episode ends sooner than with the whole floor, and some last to the end
+    that the whole floor closes; once spend is back to +4%, under half the floor, they close."""
+    key = ("spend_up_revenue_flat", "channel", "paid_social")
+    onset, fade = AS_OF - timedelta(days=63), AS_OF - timedelta(days=28)
+    whole = [dataclasses.replace(r, hold_leading_share=1.0) for r in rules]
+    assert {r.hold_leading_share for r in rules} == {0.5}
+
+    def ends(series: pd.DataFrame, rule_set) -> tuple[date, bool]:
+        replay = _replay(series, catalog, rule_set, onset, hold=True)
+        last = max(replay.alerts, key=lambda a: a.first_detected_at if a.key == key else date.min)
+        assert last.key == key
+        return (last.cleared_at or AS_OF + timedelta(days=1)), key in replay.active[AS_OF]
+
+    kept = closed = 0
+    for seed in range(1, 7):
+        half_end, half_active = ends(_faded(seed, RULE_SPEND, onset, fade, 0.4, 0.15), rules)
+        whole_end, whole_active = ends(_faded(seed, RULE_SPEND, onset, fade, 0.4, 0.15), whole)
+        assert half_end >= whole_end
+        kept += half_active
+        closed += not whole_active
+        _, back_active = ends(_faded(seed, RULE_SPEND, onset, fade, 0.4, 0.04), rules)
+        assert not back_active
+    assert kept >= 2 and closed == 6
