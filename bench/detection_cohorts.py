@@ -203,15 +203,13 @@ def quality_table(results: list[dict[str, Any]], alpha: float) -> list[str]:
 def quality_summary(results: list[dict[str, Any]], alpha: float) -> list[str]:
     """The issue's targets beside what was measured, over the lead-quality runs."""
 
-    def tally(keep: Any) -> tuple[int, int, int, list[int]]:
+    def tally(keep: Any) -> tuple[int, list[int], int, list[int]]:
         runs = [r for r in results if r["spec"]["kind"] != "null" and keep(r)]
         runs = [r for r in runs if RULE_OF_KIND[r["spec"]["kind"]] in QUALITY_RULES]
         days = [_detection_day(r) for r in runs]
         hits = [d for d in days if d is not None and d <= 28]
-        oracle = sum(
-            first_alarm(r["oracle"].get(r["spec"]["channel"], []), alpha) is not None for r in runs
-        )
-        return len(hits), oracle, len(runs), hits
+        alarms = [first_alarm(r["oracle"].get(r["spec"]["channel"], []), alpha) for r in runs]
+        return len(hits), [d for d in alarms if d is not None], len(runs), hits
 
     def weekly(r: dict[str, Any]) -> float:
         return r["leads_per_week"].get(r["spec"]["channel"], 0.0)
@@ -226,13 +224,16 @@ def quality_summary(results: list[dict[str, Any]], alpha: float) -> list[str]:
          lambda r: weekly(r) < 50),
     )  # fmt: skip
     for label, target, keep in cells:
-        ours, oracle, n, hits = tally(keep)
+        ours, alarms, n, hits = tally(keep)
+        oracle = len(alarms)
         aim = f" (target {target})" if target else ""
         share = f"{ours / oracle:.2f}" if oracle else "n/a"
         ttd = f", median TTD {statistics.median(hits):.1f} d (target <= 14)" if hits else ""
+        # the best a test could do on time as well: the oracle's own first alarms
+        oracle_ttd = f" (median TTD {statistics.median(alarms):.1f} d)" if alarms else ""
         lines.append(
             f"- {label}: recall <= 28 d {ours}/{n} = {ours / n:.2f}{aim}; the oracle "
-            f"{oracle}/{n}; ours as a share of the oracle's {share}{ttd}."
+            f"{oracle}/{n}{oracle_ttd}; ours as a share of the oracle's {share}{ttd}."
         )
     return lines
 
