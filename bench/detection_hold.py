@@ -137,7 +137,8 @@ def section(results: list[dict[str, Any]], command: str) -> str:
         "into the new level, an episode cleared on the first night without a finding. *After* "
         "(`divergence/hold.py`): an open episode is judged each night against the baseline from "
         "before it began (kept in its evidence JSON), stays active while the divergence shows "
-        "there (same directions, both effects at their floors, divergence p <= the rule's "
+        "there (same directions, the outcome at its floor, the leading metric at the rule's "
+        "`hold_leading_share` of its floor since 2026-12-06, divergence p <= the rule's "
         "`hold_p`, 0.2, unadjusted) and clears after `clear_after_nights` (3) failed nights in a "
         "row. Both replay the same cached runs with `firewatch backtest`'s `replay_nights` "
         "(`hold=False` / `hold=True`).",

@@ -11,8 +11,8 @@ Hysteresis: hard to open, easier to keep.
 
 * Open: a finding of `detect` (Benjamini-Hochberg q <= fdr over the night, effect floors).
 * Hold: tonight's window against that fixed baseline shows the same divergence (the rule's
-  directions, the outcome at its floor and the leading metric at `hold_leading_share` of its,
-  a `flat` outcome still not following at fdr) with
+  directions, the outcome at its floor and the leading metric at `hold_leading_share` of its
+  (recorded in the state), a `flat` outcome still not following at fdr) with
   the divergence p-value <= the rule's `hold_p` (default 0.2), unadjusted: one hypothesis per
   open episode, asked only because it already passed the adjusted test once. A night's
   discovery on the same rule and value holds it too (and keeps its anchor). A lead-cohort
@@ -64,6 +64,7 @@ def _state(rule: Rule, baseline_end: str, basis: str, p_value: float | None) -> 
         "baseline_end": baseline_end,
         "basis": basis,  # "discovery" (tonight's detect) or "hold" (the fixed baseline)
         "hold_p": rule.hold_p,
+        "hold_leading_share": rule.hold_leading_share,  # why a held lift under min_effect passed
         "clear_after_nights": rule.clear_after_nights,
         "p_value": p_value,
     }

@@ -83,8 +83,9 @@ class Rule:
     clear_after_nights: int = 3
     # While held, the leading metric needs only this share of min_effect (hysteresis: a +30%
     # spend change reads +15-20% against the old baseline on some nights, under the 20% that
-    # opened it, while the outcome stays down); the outcome keeps its whole floor, so an episode
-    # clears when the outcome comes back within it or the leading metric falls back.
+    # opened it, while the outcome stays down); the outcome's test is unchanged, so an episode
+    # clears when the outcome comes back (within its floor, or for `flat`, clearly following)
+    # or the leading metric falls back.
     hold_leading_share: float = 0.5
     # How the outcome is judged: "fixed", its metric_series sums over mature periods;
     # "censored", a lead cohort's SQLs by age against the baseline's pace at the same ages, every

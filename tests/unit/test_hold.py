@@ -72,6 +72,7 @@ def test_a_change_that_persists_stays_active_to_the_end(seed: int, catalog, rule
     assert len(_nights_on(after)) > len(_nights_on(before))
     state = hold_state(episode)
     assert state is not None and state["clear_after_nights"] == 3
+    assert state["hold_leading_share"] == 0.5  # why a held lift under min_effect can pass
     assert date.fromisoformat(state["baseline_end"]) < ONSET  # the baseline from before it
     assert json.loads(episode.evidence)["baseline"]["end"] == state["baseline_end"]
 
