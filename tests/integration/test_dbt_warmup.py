@@ -19,11 +19,10 @@ from dagster_project.runtime import dbt_process
 from dagster_project.settings import DBT_PROJECT_DIR
 
 # Runs warm_up in a fresh process (dbt keeps global state) and records, as JSON in argv[2],
-# whether dbt went on to load the project's files after reading the state (ManifestLoader.load)
-# and how often it parsed the macros (none with nothing changed; twice: a whole parse after a
-# partial one), and what dbt
-# remembers of deprecations afterwards. argv[3] "deprecation": dbt meets a deprecation while
-# parsing; argv[4]: another project folder.
+# whether dbt went on to load the project's files after reading the state (ManifestLoader.load),
+# how often it parsed the macros (none with nothing changed; twice: a whole parse after a
+# partial one), and what dbt remembers of deprecations afterwards. argv[3] "deprecation": dbt
+# meets a deprecation while parsing; argv[4]: another project folder.
 _PROBE = """
 import json, sys
 from pathlib import Path

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 
@@ -15,10 +16,8 @@ from dagster_project.cli.main import main
 def _environment_kept() -> Iterator[None]:
     """`firewatch run` exports the night's settings before the (here replaced) run: they must
     not reach the tests that run after these in the same process."""
-    saved = dict(os.environ)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
+    with mock.patch.dict(os.environ):
+        yield
 
 
 def test_as_of_must_be_a_date(capsys: pytest.CaptureFixture[str]) -> None:

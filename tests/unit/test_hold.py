@@ -77,14 +77,19 @@ def test_a_change_that_persists_stays_active_to_the_end(seed: int, catalog, rule
     assert json.loads(episode.evidence)["baseline"]["end"] == state["baseline_end"]
 
 
+def _spliced(early: pd.DataFrame, late: pd.DataFrame, at: date) -> pd.DataFrame:
+    """`early`'s rows before `at`, `late`'s from it on: two frames of the same seed (they draw
+    their noise in the same order, so only the change differs)."""
+    after = pd.to_datetime(early["period_start"]).dt.date >= at
+    assert (early.index == late.index).all()
+    return pd.concat([early[~after], late[after]]).sort_index()
+
+
 def _reverted(seed: int, scenario: str, onset: date, revert: date, magnitude: float):
-    """The scenario's rows up to `revert`, the same seed's null rows from it on (the frames
-    draw their noise in the same order, so only the change differs)."""
-    changed = make_series(seed, scenario, "paid_social", onset, magnitude)
-    null = make_series(seed)
-    late = pd.to_datetime(changed["period_start"]).dt.date >= revert
-    assert (changed.index == null.index).all()
-    return pd.concat([changed[~late], null[late]]).sort_index()
+    """The scenario's rows up to `revert`, the same seed's null rows from it on."""
+    return _spliced(
+        make_series(seed, scenario, "paid_social", onset, magnitude), make_series(seed), revert
+    )
 
 
 @pytest.mark.parametrize("clear_after", [3, 5])
@@ -341,9 +346,7 @@ def _finding_for(key: tuple[str, str, str]) -> Finding:
 def _faded(seed: int, scenario: str, onset: date, fade: date, first: float, then: float):
     """The scenario at `first` up to `fade` and at `then` from it on (the same seed's noise)."""
     early = make_series(seed, scenario, "paid_social", onset, first)
-    late = make_series(seed, scenario, "paid_social", onset, then)
-    after = pd.to_datetime(early["period_start"]).dt.date >= fade
-    return pd.concat([early[~after], late[after]]).sort_index()
+    return _spliced(early, make_series(seed, scenario, "paid_social", onset, then), fade)
 
 
 def test_a_held_episode_keeps_going_while_the_leading_metric_stays_past_half_its_floor(
@@ -366,8 +369,9 @@ def test_a_held_episode_keeps_going_while_the_leading_metric_stays_past_half_its
 
     kept = closed = 0
     for seed in range(1, 7):
-        half_end, half_active = ends(_faded(seed, RULE_SPEND, onset, fade, 0.4, 0.15), rules)
-        whole_end, whole_active = ends(_faded(seed, RULE_SPEND, onset, fade, 0.4, 0.15), whole)
+        faded = _faded(seed, RULE_SPEND, onset, fade, 0.4, 0.15)
+        half_end, half_active = ends(faded, rules)
+        whole_end, whole_active = ends(faded, whole)
         assert half_end >= whole_end
         kept += half_active
         closed += not whole_active
