@@ -38,7 +38,9 @@ $(SPARK_STAMP): $(STAMP)
 	touch $(SPARK_STAMP)
 
 # The dbt manifest is built here, once, never when Python imports the Dagster definitions.
-$(MANIFEST): $(STAMP) $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
+# The folders are prerequisites too: removing a model changes its folder's time, not a file's,
+# and a manifest that still lists it gives Dagster an asset dbt never builds.
+$(MANIFEST): $(STAMP) $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests 2>/dev/null) dbt_project/dbt_project.yml
 	@echo "==> parsing the dbt project into $(MANIFEST) (dbt parse)"
 	# Parsed against the default warehouse, so a default run can reuse dbt's partial parse
 	# (a different profile makes dbt parse everything again: about 6 s more per run).

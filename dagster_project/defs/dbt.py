@@ -15,18 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import (
+from packaging import version
+
+from dagster_project.brief.chart import load_matplotlib
+from dagster_project.defs.partitions import is_full_refresh, run_window
+from dagster_project.defs.progress import Progress
+from dagster_project.runtime.dagster_dbt_apart import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
     DbtProject,
     dbt_assets,
 )
-from packaging import version
-
-from dagster_project.brief.chart import load_matplotlib
-from dagster_project.defs.partitions import is_full_refresh, run_window
-from dagster_project.defs.progress import Progress
 from dagster_project.runtime.dbt_process import dbt_executable, handed_to_dagster_dbt
 from dagster_project.runtime.dbt_warmup import DBT_TARGET_DIR, partial_parse_state
 from dagster_project.runtime.preload import preload
