@@ -148,21 +148,43 @@ def _replace_with(source: Path, destination: Path) -> None:
     os.replace(temporary, destination)
 
 
+StateMark = tuple[int, int]  # a state file's modification time (ns) and size
+
+
+def state_mark(invocation_target: Path) -> StateMark | None:
+    """The partial-parse state in an invocation's target folder as it is now, if any."""
+    try:
+        found = (invocation_target / "partial_parse.msgpack").stat()
+    except FileNotFoundError:
+        return None
+    return found.st_mtime_ns, found.st_size
+
+
 def keep_partial_parse(
-    invocation_target: Path, warehouse: Path | None = None, keep_runs: int = 20
+    invocation_target: Path,
+    warehouse: Path | None = None,
+    keep_runs: int = 20,
+    before_dbt: StateMark | None = None,
 ) -> None:
-    """Hands dbt's partial-parse state back (to the warehouse's own file, and to the project's
-    target folder for dbt run by hand), and drops old run folders and states.
+    """Hands the partial-parse state dbt wrote back (to the warehouse's own file, and to the
+    project's target folder for dbt run by hand), and drops old run folders and states.
 
     dagster-dbt gives every invocation its own target folder; the state dbt writes there would
     be lost, and every invocation would parse the whole project again (two per night).
+    `before_dbt`: the folder's state before dbt started (`state_mark`). dagster-dbt puts a copy
+    of the project's own state there, and dbt writes one only when it parsed something: a copy
+    left as it was is not this warehouse's and is not handed back (it was, and the next night,
+    finding another warehouse's profile in it, parsed the whole project again).
     """
     source = invocation_target / "partial_parse.msgpack"
+    written = state_mark(invocation_target) not in (None, before_dbt)
     project_target = DBT_TARGET_DIR
     destination = project_target / "partial_parse.msgpack"
-    if source.exists() and warehouse is not None:
+    if written and warehouse is not None:
         _replace_with(source, partial_parse_state(warehouse))
-    if source.exists() and (
+    elif warehouse is not None and partial_parse_state(warehouse).exists():
+        partial_parse_state(warehouse).touch()  # used tonight: among the newest, kept below
+    if written and (
         not destination.exists() or source.stat().st_mtime_ns > destination.stat().st_mtime_ns
     ):
         _replace_with(source, destination)
@@ -216,6 +238,8 @@ def _build(
     with _environment({**window.dbt_env(), **parse_state_env(settings.warehouse), **_quiet()}):
         with handed_to_dagster_dbt():  # the dbt process `firewatch run` started, if any
             invocation = dbt.cli(args, context=context)
+        # dbt is started; it writes its state only after reading the project (0.25 s or more)
+        found = state_mark(Path(invocation.target_path))
         try:
             for event in invocation.stream():
                 if isinstance(event, dg.Output):
@@ -235,7 +259,7 @@ def _build(
                     invocation.process.kill()
             raise
     preloading.join(timeout=30)
-    keep_partial_parse(Path(invocation.target_path), settings.warehouse)
+    keep_partial_parse(Path(invocation.target_path), settings.warehouse, before_dbt=found)
     record_build(settings.warehouse, full_refresh=full)
     how = "rebuilt from scratch" if full else f"from {window.first_night or 'the lookback'}"
     progress.report("dbt", built, total, f"{checked} dbt tests passed as asset checks ({how})")

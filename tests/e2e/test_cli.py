@@ -54,6 +54,35 @@ def test_run_prints_summary_then_rejects_bad_input_keeping_the_warehouse(
     ) == [(490.0,)]
 
 
+def _profile_in(state: Path) -> str:
+    """The profile's hash in a dbt partial-parse state: dbt parses the whole project when the
+    profile it runs with (the warehouse's path is part of it) differs."""
+    import msgpack
+
+    saved = msgpack.unpackb(state.read_bytes(), raw=False, strict_map_key=False)
+    return saved["state_check"]["profile_hash"]["checksum"]
+
+
+def test_a_warehouse_keeps_its_parse_state_when_another_ran_in_between(tmp_path: Path) -> None:
+    """dagster-dbt copies the project's latest partial-parse state into each dbt folder; a night
+    whose dbt parsed nothing used to hand that copy back as its warehouse's own, so after a night
+    on another warehouse the next night here parsed the whole project ("profile has changed")."""
+    raw, one, two = tmp_path / "raw", tmp_path / "one.duckdb", tmp_path / "two.duckdb"
+    write_tiny_landing(raw)
+
+    def night(warehouse: Path) -> int:
+        return main(
+            ["run", "--raw-dir", str(raw), "--warehouse", str(warehouse), "--as-of", "2025-05-31"]
+        )
+
+    assert night(one) == 0
+    profile = _profile_in(partial_parse_state(one))
+    assert night(two) == 0
+    assert _profile_in(partial_parse_state(two)) != profile  # another warehouse, another profile
+    assert night(one) == 0
+    assert _profile_in(partial_parse_state(one)) == profile
+
+
 def test_missing_required_table_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
