@@ -7,6 +7,7 @@ at import would cost every Dagster process tens of seconds.
 import os
 import shutil
 import subprocess
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
@@ -148,44 +149,44 @@ def _replace_with(source: Path, destination: Path) -> None:
     os.replace(temporary, destination)
 
 
-StateMark = tuple[int, int]  # a state file's modification time (ns) and size
+def invocation_folder(context: dg.AssetExecutionContext, warehouse: Path) -> Path:
+    """A new target folder for the night's dbt (named as dagster-dbt names its own), holding the
+    warehouse's own partial-parse state when it has one.
 
-
-def state_mark(invocation_target: Path) -> StateMark | None:
-    """The partial-parse state in an invocation's target folder as it is now, if any."""
-    try:
-        found = (invocation_target / "partial_parse.msgpack").stat()
-    except FileNotFoundError:
-        return None
-    return found.st_mtime_ns, found.st_size
+    dagster-dbt copies the project's latest state into a new folder that has none, and dbt
+    writes a new state only when it parsed something: a night that parsed nothing left that
+    copy, another warehouse's or `make manifest`'s, and `keep_partial_parse` kept it for this
+    warehouse, so the next night parsed the whole project ("profile has changed").
+    """
+    run = f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}"
+    folder = DBT_TARGET_DIR / f"{run}-{uuid.uuid4().hex[:7]}"
+    folder.mkdir(parents=True)
+    state = partial_parse_state(warehouse)
+    if state.exists():
+        shutil.copyfile(state, folder / "partial_parse.msgpack")
+    return folder
 
 
 def keep_partial_parse(
-    invocation_target: Path,
-    warehouse: Path | None = None,
-    keep_runs: int = 20,
-    before_dbt: StateMark | None = None,
+    invocation_target: Path, warehouse: Path | None = None, keep_runs: int = 20
 ) -> None:
-    """Hands the partial-parse state dbt wrote back (to the warehouse's own file, and to the
-    project's target folder for dbt run by hand), and drops old run folders and states.
+    """Hands dbt's partial-parse state back after a successful build (to the warehouse's own
+    file, and to the project's target folder for dbt run by hand), and drops old run folders
+    and states.
 
     dagster-dbt gives every invocation its own target folder; the state dbt writes there would
-    be lost, and every invocation would parse the whole project again (two per night).
-    `before_dbt`: the folder's state before dbt started (`state_mark`). dagster-dbt puts a copy
-    of the project's own state there, and dbt writes one only when it parsed something: a copy
-    left as it was is not this warehouse's and is not handed back (it was, and the next night,
-    finding another warehouse's profile in it, parsed the whole project again).
+    be lost, and every invocation would parse the whole project again. The state there fits
+    this warehouse: dbt's new one, or the one it found and used (`invocation_folder` put the
+    warehouse's own there; on a warehouse's first night, dagster-dbt's copy of the project's,
+    which dbt replaces when it does not fit).
     """
     source = invocation_target / "partial_parse.msgpack"
-    written = state_mark(invocation_target) not in (None, before_dbt)
     project_target = DBT_TARGET_DIR
     destination = project_target / "partial_parse.msgpack"
-    if written and warehouse is not None:
+    if source.exists() and warehouse is not None:
         _replace_with(source, partial_parse_state(warehouse))
-    elif warehouse is not None and partial_parse_state(warehouse).exists():
-        partial_parse_state(warehouse).touch()  # used tonight: among the newest, kept below
-    if written and (
-        not destination.exists() or source.stat().st_mtime_ns > destination.stat().st_mtime_ns
+    if source.exists() and (
+        not destination.exists() or source.stat().st_mtime_ns >= destination.stat().st_mtime_ns
     ):
         _replace_with(source, destination)
     states = sorted(
@@ -236,10 +237,9 @@ def _build(
     # what detection and the alert charts import, while this step waits for dbt
     preloading = preload(then=(load_matplotlib,))
     with _environment({**window.dbt_env(), **parse_state_env(settings.warehouse), **_quiet()}):
+        folder = invocation_folder(context, settings.warehouse)
         with handed_to_dagster_dbt():  # the dbt process `firewatch run` started, if any
-            invocation = dbt.cli(args, context=context)
-        # dbt is started; it writes its state only after reading the project (0.25 s or more)
-        found = state_mark(Path(invocation.target_path))
+            invocation = dbt.cli(args, context=context, target_path=folder)
         try:
             for event in invocation.stream():
                 if isinstance(event, dg.Output):
@@ -259,7 +259,7 @@ def _build(
                     invocation.process.kill()
             raise
     preloading.join(timeout=30)
-    keep_partial_parse(Path(invocation.target_path), settings.warehouse, before_dbt=found)
+    keep_partial_parse(Path(invocation.target_path), settings.warehouse)
     record_build(settings.warehouse, full_refresh=full)
     how = "rebuilt from scratch" if full else f"from {window.first_night or 'the lookback'}"
     progress.report("dbt", built, total, f"{checked} dbt tests passed as asset checks ({how})")

@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -18,6 +20,7 @@ def _manifest_is_current(project: Path) -> bool:
     return done.returncode == 0
 
 
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_the_manifest_is_rebuilt_after_a_model_is_added_changed_or_removed(
     tmp_path: Path,
 ) -> None:

@@ -5,9 +5,9 @@ project again."""
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -70,46 +70,26 @@ def test_old_states_are_dropped(tmp_path: Path, target: Path) -> None:
     assert kept == [b"s2", b"s3"]
 
 
-def test_a_state_dbt_did_not_write_is_not_handed_back(tmp_path: Path, target: Path) -> None:
-    """dagster-dbt copies the project's own state into each invocation's folder; dbt writes a
-    new one only when it parsed something. The copy, left as it was, is not handed back."""
+def _context(run_id: str = "0123456789abcdef") -> Any:
+    return SimpleNamespace(
+        op_execution_context=SimpleNamespace(op=SimpleNamespace(name="firewatch_dbt")),
+        run=SimpleNamespace(run_id=run_id),
+    )
+
+
+def test_a_night_starts_dbt_on_its_own_warehouses_state(tmp_path: Path, target: Path) -> None:
+    """dagster-dbt copies the project's latest state into a new dbt folder that has none, and
+    dbt writes a state only when it parsed something: the night's folder holds the warehouse's
+    own state before dbt starts, so what is handed back afterwards is this warehouse's."""
     warehouse = tmp_path / "w.duckdb"
+    first = dbt_defs.invocation_folder(_context(), warehouse)
+    # named as dagster-dbt names its folders (the bench and the pruning look for that)
+    assert first.parent == target and first.name.startswith("firewatch_dbt-0123456-")
+    assert list(first.iterdir()) == []  # no state yet: dagster-dbt's copy, or dbt's own
     dbt_defs.keep_partial_parse(_invocation(tmp_path, "a", b"state of w"), warehouse)
     (target / "partial_parse.msgpack").write_bytes(b"state of another warehouse")
-    copied = _invocation(tmp_path, "b", b"state of another warehouse")  # dagster-dbt's copy
-    found = dbt_defs.state_mark(copied)
-    dbt_defs.keep_partial_parse(copied, warehouse, before_dbt=found)  # dbt parsed nothing
-    state = dbt_defs.partial_parse_state(warehouse)
-    assert state.read_bytes() == b"state of w"
-    # dbt parsed and wrote its state over the copy: that one is handed back
-    rewritten = _invocation(tmp_path, "c", b"state of another warehouse")
-    found = dbt_defs.state_mark(rewritten)
-    (rewritten / "partial_parse.msgpack").write_bytes(b"new state of w")
-    dbt_defs.keep_partial_parse(rewritten, warehouse, before_dbt=found)
-    assert state.read_bytes() == b"new state of w"
-    assert (target / "partial_parse.msgpack").read_bytes() == b"new state of w"
-
-
-def test_a_state_used_without_being_written_stays_among_the_kept(
-    tmp_path: Path, target: Path
-) -> None:
-    """States are dropped oldest first; one a night used without dbt writing it counts as new
-    (it was rewritten every night before, with whatever the invocation's folder held)."""
-    past = time.time() - 1000
-
-    def keep(name: str, warehouse: str, content: bytes, written: bool = True) -> Path:
-        invocation = _invocation(tmp_path, name, content)
-        found = None if written else dbt_defs.state_mark(invocation)
-        dbt_defs.keep_partial_parse(invocation, tmp_path / warehouse, 2, before_dbt=found)
-        return dbt_defs.partial_parse_state(tmp_path / warehouse)
-
-    def aged(state: Path, seconds: float) -> None:
-        os.utime(state, (past + seconds, past + seconds))
-
-    used, other = keep("a", "used.duckdb", b"used"), keep("b", "o1.duckdb", b"o1")
-    aged(used, 1)
-    aged(other, 2)
-    keep("night", "used.duckdb", b"o1", written=False)  # dbt parsed nothing
-    assert used.read_bytes() == b"used"
-    keep("c", "o2.duckdb", b"o2")  # a third state: the oldest is dropped
-    assert used.exists() and not other.exists()
+    night = dbt_defs.invocation_folder(_context(), warehouse)
+    assert night != first
+    assert (night / "partial_parse.msgpack").read_bytes() == b"state of w"
+    dbt_defs.keep_partial_parse(night, warehouse)  # dbt parsed nothing: the folder as it was
+    assert dbt_defs.partial_parse_state(warehouse).read_bytes() == b"state of w"
