@@ -188,3 +188,43 @@ def test_the_run_databases_sync_at_checkpoints_only(tmp_path: Path) -> None:
     # WAL is Dagster's; 1 is NORMAL (2, FULL, is SQLite's default: an fsync per commit)
     assert (journal, synchronous) == ("wal", 1)
     storage.dispose()
+
+
+def test_the_index_tables_are_looked_up_through_the_kept_engine_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster._core.storage.event_log.sqlite import sqlite_event_log
+
+    instance = _instance(tmp_path / "home", monkeypatch)
+    storage = instance.event_log_storage
+    # Dagster's own has_table builds an engine per question, about one per stored event
+    made: list[str] = []
+    real = sqlite_event_log.create_engine
+    monkeypatch.setattr(
+        sqlite_event_log, "create_engine", lambda url, **kw: made.append(url) or real(url, **kw)
+    )
+    asked: list[str] = []
+    dialect = type(storage._engine("index").dialect)
+    real_has_table = dialect.has_table
+
+    def counting_has_table(self, conn, name, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if Path(conn.engine.url.database).stem == "index":  # (a run's database is set up too)
+            asked.append(name)
+        return real_has_table(self, conn, name, *args, **kwargs)
+
+    monkeypatch.setattr(dialect, "has_table", counting_has_table)
+    result = dg.materialize([spend, cac, cac_positive], instance=instance)
+    assert result.success and made == []
+    # the check's and the materialisations' tables were asked once each, then known
+    assert asked.count("asset_check_executions") == 1
+    assert storage.has_table("asset_check_executions") is True
+    assert asked.count("asset_check_executions") == 1
+    # a missing table is asked again each time, so one a migration adds is seen
+    assert storage.has_table("no_such_table") is False
+    assert storage.has_table("no_such_table") is False
+    assert asked.count("no_such_table") == 2
+    # the same answers as Dagster's own class
+    stock = SqliteEventLogStorage(storage._base_dir)
+    assert stock.has_table("asset_check_executions") and not stock.has_table("no_such_table")
+    assert _what_was_stored(instance, result.run_id)["check status"] == "FAILED"
+    instance.dispose()
