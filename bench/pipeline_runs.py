@@ -5,7 +5,6 @@ their dbt logs) and how the loader took each table."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -191,54 +190,109 @@ def measure_dataset(
         )
     _save_catalog(warehouse, logs / "metric_catalog.parquet")
     link_tree(dataset.day_files, landing)
-    before = run_dir / "before_nightly.duckdb"
-    if with_floor:  # the nightly runs twice from this state, as the plain build runs twice
-        shutil.copyfile(warehouse, before)
-    print(f"  {dataset.name}: nightly as of {day}", flush=True)
-    out["nightly"] = firewatch_run("nightly", landing, warehouse, day, env, logs)
     if with_floor:
-        print(f"  {dataset.name}: plain dbt build, as of {day}", flush=True)
-        out["plain"] = plain_dbt_build(warehouse, day, env, logs, run_dir / "plain_target")
-        # The same night again from the same warehouse (its load log, build log and night
-        # totals are inside it): the best of two, like the plain build it is held against.
-        print(f"  {dataset.name}: nightly as of {day}, again", flush=True)
-        os.replace(before, warehouse)
-        warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)  # (none expected)
-        again = firewatch_run("nightly_again", landing, warehouse, day, env, logs)
-        nights = [out["nightly"], again]
-        out["nightly"] = min(nights, key=lambda m: m.seconds)
-        out["nightly"].extra["tries"] = [m.seconds for m in nights]
+        out["nightly"], out["plain"] = nightly_against_plain(
+            landing, warehouse, day, env, logs, run_dir
+        )
         # The incremental nightly must end where a build of all files would: the floor on the
         # whole landing folder as of D is that build's control_daily and web components.
         after = _floor_run(
             "floor_after_nightly", landing, run_dir / "floor_d.duckdb", day, env, logs
         )
         out["nightly"].extra["differences"] = floor_differences(warehouse, after.extra["database"])
+    else:
+        print(f"  {dataset.name}: nightly as of {day}", flush=True)
+        out["nightly"] = firewatch_run("nightly", landing, warehouse, day, env, logs)
     # Warehouses are big and rebuilt every time; logs stay.
     shutil.rmtree(run_dir, ignore_errors=True)
     return out
 
 
+# Nightly and plain build, run in turn this many times: one pair is as noisy as the margin.
+PAIRS = 3
+
+
+def _median_run(runs: list[Measurement]) -> Measurement:
+    """The run of median wall time (a real run, so its stages and logs are the median's), with
+    every run's time in `extra["tries"]`, in the order they ran."""
+    middle = sorted(runs, key=lambda m: m.seconds)[(len(runs) - 1) // 2]
+    middle.extra["tries"] = [m.seconds for m in runs]
+    middle.extra["pick"] = "median"
+    return middle
+
+
+def nightly_against_plain(
+    landing: Path,
+    warehouse: Path,
+    day: date,
+    env: dict[str, str],
+    logs: Path,
+    run_dir: Path,
+    pairs: int = PAIRS,
+) -> tuple[Measurement, Measurement]:
+    """The nightly that adds day D and the plain `dbt build` of the same night, in turn
+    (nightly, plain, nightly, plain, ...), each from the same state: the nightly from the
+    warehouse as the full build left it, the plain build from the warehouse as the first
+    nightly left it (a copy at its own path, so the nightly's warehouse is only ever written by
+    nightlies). Both are the median of `pairs` runs; the plain one's `extra["ratios"]` holds
+    each pair's nightly / plain, side by side in time, as the machine's speed drifts."""
+    before = run_dir / "before_nightly.duckdb"
+    after = run_dir / "after_nightly.duckdb"
+    plain_warehouse = run_dir / "plain.duckdb"
+    shutil.copyfile(warehouse, before)
+    nights: list[Measurement] = []
+    plains: list[Measurement] = []
+    for i in range(pairs):
+        if i:
+            _restore(before, warehouse)
+        print(f"  nightly as of {day} ({i + 1} of {pairs})", flush=True)
+        label = "nightly" if i == 0 else f"nightly_{i + 1}"
+        nights.append(firewatch_run(label, landing, warehouse, day, env, logs))
+        if i == 0:
+            shutil.copyfile(warehouse, after)
+        _restore(after, plain_warehouse)
+        print(f"  plain dbt build, as of {day} ({i + 1} of {pairs})", flush=True)
+        plains.append(
+            plain_dbt_build(
+                plain_warehouse, day, env, logs, run_dir / "plain_target", f"plain_dbt_{i}",
+                warm_up=i == 0,
+            )
+        )  # fmt: skip
+    for stale in (before, after, plain_warehouse):
+        stale.unlink(missing_ok=True)
+    nightly, plain = _median_run(nights), _median_run(plains)
+    plain.extra["ratios"] = [n.seconds / p.seconds for n, p in zip(nights, plains, strict=True)]
+    return nightly, plain
+
+
+def _restore(source: Path, warehouse: Path) -> None:
+    """The warehouse as `source` holds it (a DuckDB file closed cleanly has no WAL)."""
+    warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
+    shutil.copyfile(source, warehouse)
+
+
 def plain_dbt_build(
-    warehouse: Path, as_of: date, env: dict[str, str], logs: Path, target: Path, tries: int = 2
+    warehouse: Path,
+    as_of: date,
+    env: dict[str, str],
+    logs: Path,
+    target: Path,
+    label: str = "plain_dbt",
+    warm_up: bool = True,
 ) -> Measurement:
     """The reference a nightly is held against: `dbt build` of the same project on the same
     warehouse and night (unit tests excluded, as the nightly does), no loader, no Dagster. Its
-    own target folder, warmed by one unmeasured build so that it parses partially like a
-    nightly; then the best of `tries`, all kept in `extra["tries"]`."""
+    own target folder, warmed by one unmeasured build first (`warm_up`) so that it parses
+    partially like a nightly."""
     command = [
         str(BIN / "dbt"), "build", "--exclude", "test_type:unit",
         "--project-dir", str(DBT_TARGET.parent), "--profiles-dir", str(DBT_TARGET.parent),
         "--target-path", str(target),
     ]  # fmt: skip
     run_env = {**env, "FIREWATCH_WAREHOUSE": str(warehouse), "FIREWATCH_AS_OF": as_of.isoformat()}
-    measure("plain_dbt_warmup", command, run_env, logs / "plain_dbt_warmup.log")
-    runs = [
-        measure("plain_dbt", command, run_env, logs / f"plain_dbt_{i}.log") for i in range(tries)
-    ]
-    best = min(runs, key=lambda m: m.seconds)
-    best.extra["tries"] = [m.seconds for m in runs]
-    return best
+    if warm_up:
+        measure("plain_dbt_warmup", command, run_env, logs / "plain_dbt_warmup.log")
+    return measure(label, command, run_env, logs / f"{label}.log")
 
 
 def _floor_run(
