@@ -24,10 +24,7 @@ from typing import Any
 from dagster import Field, StringSource
 from dagster._config.config_schema import UserConfigSchema
 from dagster._core.events.log import EventLogEntry
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
-    INDEX_SHARD_NAME,
-    SqliteEventLogStorage,
-)
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine, event
@@ -72,8 +69,6 @@ class KeptEngineSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         # the open connection per database while this thread stores a batch (store_event_batch)
         self._batch = threading.local()
-        # tables of the cross-run index known to exist (see has_table)
-        self._tables: set[str] = set()
         # Dagster reads this at every event: set here, it holds for every process that opens
         # this storage (a CLI run, a run worker, the daemon), whoever started it; a value set
         # outside is kept.
@@ -123,21 +118,6 @@ class KeptEngineSqliteEventLogStorage(SqliteEventLogStorage):
         with self._db_lock, self._engine(shard).connect() as conn, conn.begin():
             yield conn
 
-    def has_table(self, table_name: str) -> bool:
-        """Whether the cross-run index has the table. Dagster asks before storing every check
-        result and every asset event's tags, and its SQLite storage answers each time with a new
-        engine and connection (about 0.5 s of a `small` night's 9 s of Dagster CPU). A table,
-        once there, stays for the life of the storage (only `wipe` deletes the files), so a yes
-        is kept; a no is asked again, so a table a migration adds is seen."""
-        if table_name in self._tables:
-            return True
-        engine = self._engine(INDEX_SHARD_NAME)
-        with engine.connect() as conn:
-            present = bool(engine.dialect.has_table(conn, table_name))
-        if present:
-            self._tables.add(table_name)
-        return present
-
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         """Dagster's default stores a batch event by event, one transaction each (Dagster
         batches the planned events of a run's start, about 240 on a nightly, when
@@ -161,7 +141,6 @@ class KeptEngineSqliteEventLogStorage(SqliteEventLogStorage):
             for engine in self._engines.values():
                 engine.dispose()
             self._engines.clear()
-            self._tables.clear()
 
     def dispose(self) -> None:
         self._dispose_engines()
