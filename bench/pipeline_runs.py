@@ -231,33 +231,38 @@ def nightly_against_plain(
     pairs: int = PAIRS,
 ) -> tuple[Measurement, Measurement]:
     """The nightly that adds day D and the plain `dbt build` of the same night, in turn
-    (nightly, plain, nightly, plain, ...), each from the same state: the nightly from the
-    warehouse as the full build left it, the plain build from the warehouse as the first
-    nightly left it (a copy at its own path, so the nightly's warehouse is only ever written by
-    nightlies). Both are the median of `pairs` runs; the plain one's `extra["ratios"]` holds
-    each pair's nightly / plain, side by side in time, as the machine's speed drifts."""
+    (nightly, plain, nightly, plain, ...), each from the same state: every nightly from a copy
+    of the warehouse as the full build left it, every plain build from a copy of the warehouse
+    as the first nightly left it (at its own path, so the nightly's warehouse is only ever
+    written by nightlies; its warm-up build runs on a copy of its own first). Both are the
+    median of `pairs` runs (an odd number, so the median is a run); the plain one's
+    `extra["ratios"]` holds each pair's nightly / plain, side by side in time, as the machine's
+    speed drifts."""
+    if pairs < 1 or pairs % 2 == 0:
+        raise ValueError(f"pairs must be odd, got {pairs}")
+    for old in [*logs.glob("nightly*"), *logs.glob("plain_dbt*")]:
+        old.unlink()  # a run's logs only (a smaller `pairs` would leave older ones looking new)
     before = run_dir / "before_nightly.duckdb"
     after = run_dir / "after_nightly.duckdb"
     plain_warehouse = run_dir / "plain.duckdb"
-    shutil.copyfile(warehouse, before)
+    _copy_closed(warehouse, before)
     nights: list[Measurement] = []
     plains: list[Measurement] = []
-    for i in range(pairs):
-        if i:
-            _restore(before, warehouse)
-        print(f"  nightly as of {day} ({i + 1} of {pairs})", flush=True)
-        label = "nightly" if i == 0 else f"nightly_{i + 1}"
-        nights.append(firewatch_run(label, landing, warehouse, day, env, logs))
-        if i == 0:
-            shutil.copyfile(warehouse, after)
+    for i in range(1, pairs + 1):
+        _restore(before, warehouse)
+        print(f"  nightly as of {day} ({i} of {pairs})", flush=True)
+        nights.append(firewatch_run(f"nightly_{i}", landing, warehouse, day, env, logs))
+        if i == 1:
+            _copy_closed(warehouse, after)
+            _restore(after, plain_warehouse)
+            plain_dbt_warm_up(plain_warehouse, day, env, logs, run_dir / "plain_target")
         _restore(after, plain_warehouse)
-        print(f"  plain dbt build, as of {day} ({i + 1} of {pairs})", flush=True)
+        print(f"  plain dbt build, as of {day} ({i} of {pairs})", flush=True)
         plains.append(
             plain_dbt_build(
-                plain_warehouse, day, env, logs, run_dir / "plain_target", f"plain_dbt_{i}",
-                warm_up=i == 0,
+                plain_warehouse, day, env, logs, run_dir / "plain_target", f"plain_dbt_{i}"
             )
-        )  # fmt: skip
+        )
     for stale in (before, after, plain_warehouse):
         stale.unlink(missing_ok=True)
     nightly, plain = _median_run(nights), _median_run(plains)
@@ -265,10 +270,41 @@ def nightly_against_plain(
     return nightly, plain
 
 
+def _copy_closed(warehouse: Path, copy: Path) -> None:
+    """A copy of a warehouse that was closed cleanly: a WAL beside it would hold committed data
+    the copy lacks."""
+    wal = warehouse.with_name(warehouse.name + ".wal")
+    if wal.exists():
+        raise RuntimeError(f"{wal} exists: {warehouse} was not closed cleanly; not copying it")
+    shutil.copyfile(warehouse, copy)
+
+
 def _restore(source: Path, warehouse: Path) -> None:
-    """The warehouse as `source` holds it (a DuckDB file closed cleanly has no WAL)."""
+    """The warehouse as `source` holds it (the warehouse's own WAL, if any, goes with it)."""
     warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
     shutil.copyfile(source, warehouse)
+
+
+def _plain_command(
+    warehouse: Path, as_of: date, env: dict[str, str], target: Path
+) -> tuple[list[str], dict[str, str]]:
+    """The plain build's command line and environment."""
+    command = [
+        str(BIN / "dbt"), "build", "--exclude", "test_type:unit",
+        "--project-dir", str(DBT_TARGET.parent), "--profiles-dir", str(DBT_TARGET.parent),
+        "--target-path", str(target),
+    ]  # fmt: skip
+    run_env = {**env, "FIREWATCH_WAREHOUSE": str(warehouse), "FIREWATCH_AS_OF": as_of.isoformat()}
+    return command, run_env
+
+
+def plain_dbt_warm_up(
+    warehouse: Path, as_of: date, env: dict[str, str], logs: Path, target: Path
+) -> None:
+    """One unmeasured plain build in the plain builds' own target folder, so that the measured
+    ones parse partially like a nightly."""
+    command, run_env = _plain_command(warehouse, as_of, env, target)
+    measure("plain_dbt_warmup", command, run_env, logs / "plain_dbt_warmup.log")
 
 
 def plain_dbt_build(
@@ -278,20 +314,11 @@ def plain_dbt_build(
     logs: Path,
     target: Path,
     label: str = "plain_dbt",
-    warm_up: bool = True,
 ) -> Measurement:
     """The reference a nightly is held against: `dbt build` of the same project on the same
-    warehouse and night (unit tests excluded, as the nightly does), no loader, no Dagster. Its
-    own target folder, warmed by one unmeasured build first (`warm_up`) so that it parses
-    partially like a nightly."""
-    command = [
-        str(BIN / "dbt"), "build", "--exclude", "test_type:unit",
-        "--project-dir", str(DBT_TARGET.parent), "--profiles-dir", str(DBT_TARGET.parent),
-        "--target-path", str(target),
-    ]  # fmt: skip
-    run_env = {**env, "FIREWATCH_WAREHOUSE": str(warehouse), "FIREWATCH_AS_OF": as_of.isoformat()}
-    if warm_up:
-        measure("plain_dbt_warmup", command, run_env, logs / "plain_dbt_warmup.log")
+    warehouse and night (unit tests excluded, as the nightly does), no loader, no Dagster, in
+    its own target folder (`plain_dbt_warm_up` first)."""
+    command, run_env = _plain_command(warehouse, as_of, env, target)
     return measure(label, command, run_env, logs / f"{label}.log")
 
 
