@@ -154,23 +154,11 @@ def _uncapped_ratio(r: ProfileResult) -> str:
 
 
 def _plain_rows(r: ProfileResult) -> list[str]:
-    """The plain dbt build beside the nightly (absent from reports of older benches)."""
+    """The plain dbt build beside the nightly (measured where the floor is)."""
     plain = r.base.get("plain")
     if plain is None:
         return []
-    nightly = r.base["nightly"]
-    ratios = plain.extra.get("ratios")
-    if not ratios:  # benches before the eighteenth: the best of each
-        limit = PLAIN_DBT_FACTOR * plain.seconds
-        return [
-            _row(
-                f"plain `dbt build` of the same project, warehouse and night{_tries(plain)}",
-                plain,
-                f"reference: the nightly is **{nightly.seconds / plain.seconds:.2f}×** it, "
-                f"target ≤ {PLAIN_DBT_FACTOR:g}× = {limit:,.1f} s "
-                f"{_mark(nightly.seconds <= limit)}",
-            )
-        ]
+    ratios = plain.extra["ratios"]
     ratio = statistics.median(ratios)
     pairs = ", ".join(f"{x:.2f}" for x in ratios)
     return [

@@ -255,7 +255,9 @@ def nightly_against_plain(
         if i == 1:
             _copy_closed(warehouse, after)
             _restore(after, plain_warehouse)
-            plain_dbt_warm_up(plain_warehouse, day, env, logs, run_dir / "plain_target")
+            plain_dbt_build(
+                plain_warehouse, day, env, logs, run_dir / "plain_target", "plain_dbt_warmup"
+            )
         _restore(after, plain_warehouse)
         print(f"  plain dbt build, as of {day} ({i} of {pairs})", flush=True)
         plains.append(
@@ -273,7 +275,7 @@ def nightly_against_plain(
 def _copy_closed(warehouse: Path, copy: Path) -> None:
     """A copy of a warehouse that was closed cleanly: a WAL beside it would hold committed data
     the copy lacks."""
-    wal = warehouse.with_name(warehouse.name + ".wal")
+    wal = _wal(warehouse)
     if wal.exists():
         raise RuntimeError(f"{wal} exists: {warehouse} was not closed cleanly; not copying it")
     shutil.copyfile(warehouse, copy)
@@ -281,30 +283,13 @@ def _copy_closed(warehouse: Path, copy: Path) -> None:
 
 def _restore(source: Path, warehouse: Path) -> None:
     """The warehouse as `source` holds it (the warehouse's own WAL, if any, goes with it)."""
-    warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
+    _wal(warehouse).unlink(missing_ok=True)
     shutil.copyfile(source, warehouse)
 
 
-def _plain_command(
-    warehouse: Path, as_of: date, env: dict[str, str], target: Path
-) -> tuple[list[str], dict[str, str]]:
-    """The plain build's command line and environment."""
-    command = [
-        str(BIN / "dbt"), "build", "--exclude", "test_type:unit",
-        "--project-dir", str(DBT_TARGET.parent), "--profiles-dir", str(DBT_TARGET.parent),
-        "--target-path", str(target),
-    ]  # fmt: skip
-    run_env = {**env, "FIREWATCH_WAREHOUSE": str(warehouse), "FIREWATCH_AS_OF": as_of.isoformat()}
-    return command, run_env
-
-
-def plain_dbt_warm_up(
-    warehouse: Path, as_of: date, env: dict[str, str], logs: Path, target: Path
-) -> None:
-    """One unmeasured plain build in the plain builds' own target folder, so that the measured
-    ones parse partially like a nightly."""
-    command, run_env = _plain_command(warehouse, as_of, env, target)
-    measure("plain_dbt_warmup", command, run_env, logs / "plain_dbt_warmup.log")
+def _wal(database: Path) -> Path:
+    """DuckDB's write-ahead log beside a database file."""
+    return database.with_name(database.name + ".wal")
 
 
 def plain_dbt_build(
@@ -317,8 +302,14 @@ def plain_dbt_build(
 ) -> Measurement:
     """The reference a nightly is held against: `dbt build` of the same project on the same
     warehouse and night (unit tests excluded, as the nightly does), no loader, no Dagster, in
-    its own target folder (`plain_dbt_warm_up` first)."""
-    command, run_env = _plain_command(warehouse, as_of, env, target)
+    its own target folder (warmed by one unmeasured build, so that it parses partially like a
+    nightly)."""
+    command = [
+        str(BIN / "dbt"), "build", "--exclude", "test_type:unit",
+        "--project-dir", str(DBT_TARGET.parent), "--profiles-dir", str(DBT_TARGET.parent),
+        "--target-path", str(target),
+    ]  # fmt: skip
+    run_env = {**env, "FIREWATCH_WAREHOUSE": str(warehouse), "FIREWATCH_AS_OF": as_of.isoformat()}
     return measure(label, command, run_env, logs / f"{label}.log")
 
 
@@ -337,7 +328,7 @@ def _floor_run(
 
     # the cap the bench's runs give dbt (profiles.yml reads the same variable)
     cap = (env.get(MEMORY_LIMIT_ENV, "").strip() or DEFAULT_MEMORY_LIMIT) if capped else ""
-    for stale in (database, database.with_name(database.name + ".wal")):
+    for stale in (database, _wal(database)):
         stale.unlink(missing_ok=True)  # each run starts from an empty database
     measured = measure(
         label,
